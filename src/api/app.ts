@@ -1,0 +1,32 @@
+import { Elysia } from "elysia";
+import { httpStatus, LifelineError } from "../errors";
+import type { AppDeps } from "./deps";
+import { ingestRoutes } from "./routes/ingest";
+
+export function createApp(deps: AppDeps) {
+  const { log } = deps;
+  return new Elysia()
+    .onError(({ code, error, set }) => {
+      if (error instanceof LifelineError) {
+        set.status = httpStatus(error);
+        if (error.retryAfterSeconds !== undefined) set.headers["retry-after"] = String(Math.ceil(error.retryAfterSeconds));
+        if (set.status >= 500) log.warn({ err: error.cause ?? error, code: error.code }, "request failed");
+        return { error: error.code, message: error.message, ...error.details };
+      }
+      if (code === "NOT_FOUND") return { error: "NOT_FOUND", message: "no such route" };
+      if (code === "PARSE") {
+        set.status = 400;
+        return { error: "INVALID_JSON", message: "request body could not be parsed" };
+      }
+      if (code === "VALIDATION") {
+        set.status = 400;
+        return { error: "INVALID_REQUEST", message: error.message };
+      }
+      set.status = 500;
+      log.error({ err: error }, "unhandled error");
+      return { error: "INTERNAL", message: "internal error" };
+    })
+    .use(ingestRoutes(deps));
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,16 @@
+import type { Config } from "../config";
+import type { Logger } from "../log/logger";
+import type { RedisClient } from "../redis/connection";
+import type { Keyspace } from "../redis/keys";
+import type { EventLog } from "../streams/event-log";
+import type { KeyRing } from "./auth";
+
+/** What the HTTP layer needs; built once by the entry point, replaced in tests. */
+export type AppDeps = {
+  config: Config;
+  log: Logger;
+  redis: RedisClient;
+  keys: Keyspace;
+  keyRing: KeyRing;
+  eventLog: EventLog;
+};

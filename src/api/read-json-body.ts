@@ -1,0 +1,45 @@
+import { gunzipSync } from "node:zlib";
+import { InvalidJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from "../errors";
+
+const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
+
+/**
+ * Reads a JSON request body with the limits of the ingest API: JSON content types only,
+ * gzip accepted, at most maxBytes after decompression.
+ */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!JSON_TYPE.test(type))
+    throw new UnsupportedMediaTypeError(`Content-Type must be application/json (got ${type ? `"${type}"` : "none"})`);
+
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+
+  let bytes: Uint8Array = new Uint8Array(await request.arrayBuffer());
+  const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  if (encoding === "gzip" || encoding === "x-gzip") bytes = gunzipWithin(bytes, maxBytes);
+  else if (encoding !== "identity" && encoding !== "")
+    throw new UnsupportedMediaTypeError(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`);
+  if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+  if (bytes.byteLength === 0) throw new InvalidJsonError("request body is empty; send a JSON object or array");
+
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (err) {
+    if (err instanceof RangeError) throw new InvalidJsonError("request body is nested too deeply to parse");
+    if (err instanceof TypeError) throw new InvalidJsonError("request body is not valid UTF-8");
+    throw new InvalidJsonError(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function gunzipWithin(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  try {
+    return gunzipSync(bytes, { maxOutputLength: maxBytes + 1 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) throw tooLarge(maxBytes);
+    throw new InvalidJsonError("request body is declared gzip but could not be decompressed");
+  }
+}
+
+const tooLarge = (maxBytes: number) =>
+  new PayloadTooLargeError(`request body is larger than the ${maxBytes}-byte limit`, { details: { limitBytes: maxBytes } });

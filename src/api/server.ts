@@ -1,0 +1,35 @@
+import { loadConfig, type Config } from "../config";
+import { createLogger, type Logger } from "../log/logger";
+import { waitUntilReady } from "../redis/connection";
+import { createApp } from "./app";
+import { buildAppDeps } from "./build-deps";
+
+export type RunningApi = { port: number; stop(): Promise<void> };
+
+/** Starts the HTTP API; resolves once it listens. */
+export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
+  const deps = buildAppDeps(config, log);
+  await waitUntilReady(deps.redis, 30_000);
+  const app = createApp(deps).listen({ port: config.PORT, hostname: config.HOST, maxRequestBodySize: config.LIFELINE_MAX_BODY_BYTES * 4 });
+  const port = app.server!.port!;
+  log.info({ port }, "api listening");
+  return {
+    port,
+    async stop() {
+      await app.stop();
+      deps.redis.disconnect();
+    },
+  };
+}
+
+if (import.meta.main) {
+  const config = loadConfig();
+  const log = createLogger(config).child({ process: "api" });
+  const api = await startApi(config, log);
+  for (const signal of ["SIGTERM", "SIGINT"] as const)
+    process.once(signal, async () => {
+      log.info({ signal }, "stopping api");
+      await api.stop();
+      process.exit(0);
+    });
+}

@@ -1,0 +1,2 @@
+export { loadConfig, ConfigError } from "./load";
+export { configSchema, secretSettings, type Config, type Env } from "./schema";

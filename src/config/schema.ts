@@ -1,0 +1,75 @@
+import { z } from "zod";
+
+const keyList = z
+  .string()
+  .optional()
+  .transform((raw) => (raw ?? "").split(",").map((k) => k.trim()).filter(Boolean));
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : ["true", "1", "yes"].includes(v)));
+
+export const configSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HOST: z.string().default("0.0.0.0"),
+    REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+    /** Comma-separated host:port seeds; when set, Lifeline uses ioredis' Cluster client. */
+    REDIS_CLUSTER_NODES: z.string().optional(),
+    LIFELINE_DATA_DIR: z.string().default("./data"),
+    LIFELINE_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits, _ . : - only (no braces: hash tags are added by Lifeline)")
+      .default("lifeline"),
+    LIFELINE_WRITE_KEYS: keyList,
+    LIFELINE_READ_KEYS: keyList,
+    LIFELINE_ADMIN_KEYS: keyList,
+
+    LIFELINE_STREAM_PARTITIONS: positiveInt(16).pipe(z.number().max(1024)),
+    /** Approximate cap per partition stream; keep it well above the worst expected backlog. */
+    LIFELINE_STREAM_MAXLEN: positiveInt(1_000_000),
+    LIFELINE_DEDUP_TTL_SECONDS: positiveInt(86_400),
+    LIFELINE_MAX_EVENT_BYTES: positiveInt(32 * 1024),
+    LIFELINE_MAX_BODY_BYTES: positiveInt(500 * 1024),
+    LIFELINE_MAX_BATCH_EVENTS: positiveInt(2_500),
+    LIFELINE_FUTURE_TOLERANCE_HOURS: positiveInt(23),
+    LIFELINE_REDIS_TIMEOUT_MS: positiveInt(2_000),
+
+    QDRANT_URL: z.string().url().optional(),
+    QDRANT_API_KEY: z.string().optional(),
+    EMBEDDINGS_PROVIDER: z.enum(["local", "openai"]).default("local"),
+    OPENAI_BASE_URL: z.string().url().optional(),
+    OPENAI_API_KEY: z.string().optional(),
+    LIFELINE_LLM_MODEL: z.string().default("gpt-4o-mini"),
+    LIFELINE_EMBEDDING_MODEL: z.string().default("text-embedding-3-small"),
+
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    LIFELINE_RUN_WORKERS: flag(true),
+  })
+  .superRefine((c, ctx) => {
+    const roles = [
+      ["LIFELINE_WRITE_KEYS", c.LIFELINE_WRITE_KEYS],
+      ["LIFELINE_READ_KEYS", c.LIFELINE_READ_KEYS],
+      ["LIFELINE_ADMIN_KEYS", c.LIFELINE_ADMIN_KEYS],
+    ] as const;
+    const owner = new Map<string, string>();
+    for (const [name, keys] of roles)
+      for (const key of keys) {
+        const other = owner.get(key);
+        if (other && other !== name)
+          ctx.addIssue({ code: "custom", path: [name], message: `a key is also listed in ${other}; each role needs its own keys` });
+        owner.set(key, name);
+      }
+    if (c.EMBEDDINGS_PROVIDER === "openai" && !c.OPENAI_API_KEY && !c.OPENAI_BASE_URL)
+      ctx.addIssue({ code: "custom", path: ["OPENAI_BASE_URL"], message: "EMBEDDINGS_PROVIDER=openai needs OPENAI_BASE_URL or OPENAI_API_KEY" });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type Env = Record<string, string | undefined>;
+
+/** Names of settings whose values must never reach a log line. */
+export const secretSettings = ["LIFELINE_WRITE_KEYS", "LIFELINE_READ_KEYS", "LIFELINE_ADMIN_KEYS", "OPENAI_API_KEY", "QDRANT_API_KEY"] as const;

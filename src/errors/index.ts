@@ -1,0 +1,16 @@
+export { LifelineError, type ErrorCode } from "./lifeline-error";
+export { httpStatus } from "./http-status";
+export { InvalidJsonError } from "./invalid-json-error";
+export { InvalidRequestError } from "./invalid-request-error";
+export { InvalidEventError } from "./invalid-event-error";
+export { UnsupportedMediaTypeError } from "./unsupported-media-type-error";
+export { PayloadTooLargeError } from "./payload-too-large-error";
+export { UnauthorizedError } from "./unauthorized-error";
+export { ForbiddenError } from "./forbidden-error";
+export { NotFoundError } from "./not-found-error";
+export { CustomerNotFoundError } from "./customer-not-found-error";
+export { RateLimitedError } from "./rate-limited-error";
+export { StoreUnavailableError } from "./store-unavailable-error";
+export { UpstreamTimeoutError } from "./upstream-timeout-error";
+export { UpstreamError } from "./upstream-error";
+export { MemoryMismatchError } from "./memory-mismatch-error";

@@ -1,0 +1,5 @@
+import { LifelineError } from "./lifeline-error";
+
+export class InvalidEventError extends LifelineError {
+  readonly code = "INVALID_EVENT" as const;
+}

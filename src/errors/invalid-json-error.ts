@@ -1,0 +1,5 @@
+import { LifelineError } from "./lifeline-error";
+
+export class InvalidJsonError extends LifelineError {
+  readonly code = "INVALID_JSON" as const;
+}
