@@ -2,6 +2,8 @@ import { gunzipSync } from "node:zlib";
 import { InvalidJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from "../errors";
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
+// RudderStack's Node SDK posts gzipped JSON labelled as a form; a gzip body is never a form.
+const GZIP_LABELS = /^(application\/x-www-form-urlencoded|application\/octet-stream|text\/plain)\s*(;|$)/i;
 
 /**
  * Reads a JSON request body with the limits of the ingest API: JSON content types only,
@@ -9,15 +11,16 @@ const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
  */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
   const type = request.headers.get("content-type") ?? "";
-  if (!JSON_TYPE.test(type))
+  const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  const isGzip = encoding === "gzip" || encoding === "x-gzip";
+  if (!JSON_TYPE.test(type) && !(isGzip && GZIP_LABELS.test(type)))
     throw new UnsupportedMediaTypeError(`Content-Type must be application/json (got ${type ? `"${type}"` : "none"})`);
 
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > maxBytes) throw tooLarge(maxBytes);
 
   let bytes: Uint8Array = new Uint8Array(await request.arrayBuffer());
-  const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
-  if (encoding === "gzip" || encoding === "x-gzip") bytes = gunzipWithin(bytes, maxBytes);
+  if (isGzip) bytes = gunzipWithin(bytes, maxBytes);
   else if (encoding !== "identity" && encoding !== "")
     throw new UnsupportedMediaTypeError(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`);
   if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
