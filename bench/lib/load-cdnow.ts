@@ -1,0 +1,41 @@
+/** Reads the CDNOW purchase log (Fader & Hardie) into customer histories. */
+import type { CustomerHistory } from "../../pipelines/churn-features.ts";
+
+export const CDNOW_MASTER = "/work/shared/data/cdnow/CDNOW_master.txt";
+export const CDNOW_SAMPLE = "/work/shared/data/cdnow/CDNOW_sample.txt";
+
+const dayMs = (yyyymmdd: string) => Date.UTC(+yyyymmdd.slice(0, 4), +yyyymmdd.slice(4, 6) - 1, +yyyymmdd.slice(6, 8));
+
+/**
+ * One purchase per customer and day (rows of the same day summed), each with one
+ * "Order Completed" event: the first a conversion, the rest post-conversion.
+ * Handles both the master file (header, 4 columns) and the sample (5 columns).
+ */
+export async function loadCdnow(path = CDNOW_MASTER): Promise<CustomerHistory[]> {
+  const byCustomer = new Map<string, Map<string, number>>();
+  for (const line of (await Bun.file(path).text()).split(/\r?\n/)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 4 || !/^\d+$/.test(fields[0]!)) continue;
+    const [id, date, amount] = fields.length >= 5 ? [fields[0]!, fields[2]!, fields[4]!] : [fields[0]!, fields[1]!, fields[3]!];
+    const days = byCustomer.get(id) ?? new Map<string, number>();
+    days.set(date, (days.get(date) ?? 0) + Number(amount));
+    byCustomer.set(id, days);
+  }
+  return [...byCustomer].map(([customerId, days]) => {
+    const purchases = [...days]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([date, amount]) => ({ ts: dayMs(date), amount, messageId: `cdnow-${customerId}-${date}` }));
+    return {
+      customerId,
+      firstSeenMs: purchases[0]!.ts,
+      purchases,
+      events: purchases.map((p, i) => ({
+        ts: p.ts,
+        messageId: p.messageId,
+        type: "track",
+        name: "Order Completed",
+        stage: i === 0 ? ("conversion" as const) : ("post_conversion" as const),
+      })),
+    };
+  });
+}
