@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { UpstreamError } from "../../src/errors/upstream-error";
+import { UpstreamTimeoutError } from "../../src/errors/upstream-timeout-error";
+import { createOpenAICompatibleEmbedder, type EmbedOutcome, type OpenAICompatibleEmbedderOptions } from "../../src/embeddings/openai-compatible";
+import { startFakeOpenAI, type FakeOpenAI } from "../support/fake-openai";
+
+let fake: FakeOpenAI;
+let outcomes: EmbedOutcome[];
+let sleeps: number[];
+
+beforeEach(() => {
+  fake = startFakeOpenAI({ embeddingDimensions: 16 });
+  outcomes = [];
+  sleeps = [];
+});
+afterEach(() => fake.stop());
+
+const embedder = (overrides: Partial<OpenAICompatibleEmbedderOptions> = {}) =>
+  createOpenAICompatibleEmbedder({
+    baseURL: fake.url,
+    apiKey: "test-key",
+    model: "fake-embedding",
+    dimensions: 16,
+    batchSize: 2,
+    timeoutMs: 300,
+    maxRetries: 2,
+    backoffBaseMs: 10,
+    onOutcome: (o) => outcomes.push(o),
+    // Record the waits instead of spending them, so Retry-After can be checked exactly.
+    sleep: async (ms) => void sleeps.push(ms),
+    ...overrides,
+  });
+
+const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+const embeddingRequests = () => fake.requests.filter((r) => r.route === "embeddings");
+
+test("embeds texts in batches of batchSize, in input order, as unit vectors", async () => {
+  const texts = ["alpha", "beta", "gamma", "alpha", "delta"];
+  const vectors = await embedder().embed(texts);
+  expect(vectors).toHaveLength(5);
+  for (const v of vectors) {
+    expect(v).toHaveLength(16);
+    expect(norm(v)).toBeCloseTo(1, 5);
+  }
+  expect(Array.from(vectors[3]!)).toEqual(Array.from(vectors[0]!)); // same text, same vector
+  expect(Array.from(vectors[1]!)).not.toEqual(Array.from(vectors[0]!));
+  expect(embeddingRequests().map((r) => (r.body as { input: string[] }).input)).toEqual([["alpha", "beta"], ["gamma", "alpha"], ["delta"]]);
+  expect(embeddingRequests()[0]!.headers.authorization).toBe("Bearer test-key");
+  expect(outcomes).toEqual(["ok", "ok", "ok"]);
+});
+
+test("an empty input makes no request", async () => {
+  expect(await embedder().embed([])).toEqual([]);
+  expect(fake.requests).toHaveLength(0);
+});
+
+test("text-embedding-3 models are asked for the configured dimensions; others are not", async () => {
+  await embedder({ model: "text-embedding-3-small" }).embed(["a"]);
+  await embedder().embed(["a"]);
+  expect(embeddingRequests().map((r) => (r.body as { dimensions?: number }).dimensions)).toEqual([16, undefined]);
+});
+
+test("a 429 with Retry-After in seconds waits that long, then succeeds", async () => {
+  fake.script("embeddings", [{ kind: "rate-limit", retryAfter: "2" }]);
+  const vectors = await embedder().embed(["a"]);
+  expect(vectors).toHaveLength(1);
+  expect(sleeps).toEqual([2000]);
+  expect(outcomes).toEqual(["retry", "ok"]);
+  expect(embeddingRequests()).toHaveLength(2);
+});
+
+test("a 429 with Retry-After as an HTTP date waits until that date", async () => {
+  fake.script("embeddings", [{ kind: "rate-limit", retryAfter: new Date(Date.now() + 5000).toUTCString() }]);
+  await embedder().embed(["a"]);
+  expect(sleeps).toHaveLength(1);
+  expect(sleeps[0]!).toBeGreaterThan(3000);
+  expect(sleeps[0]!).toBeLessThanOrEqual(5000);
+});
+
+test("a Retry-After longer than maxDelayMs is not waited for; the error carries it", async () => {
+  fake.script("embeddings", [{ kind: "rate-limit", retryAfter: "120" }]);
+  const err = await embedder({ maxDelayMs: 10_000 }).embed(["a"]).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(UpstreamError);
+  expect((err as UpstreamError).retryAfterSeconds).toBe(120);
+  expect(sleeps).toEqual([]);
+  expect(outcomes).toEqual(["error"]);
+});
+
+test("a 500 is retried with exponential backoff, then succeeds", async () => {
+  fake.script("embeddings", [{ kind: "server-error" }, { kind: "server-error", status: 503 }]);
+  const vectors = await embedder({ backoffBaseMs: 100 }).embed(["a", "b"]);
+  expect(vectors).toHaveLength(2);
+  expect(outcomes).toEqual(["retry", "retry", "ok"]);
+  expect(sleeps[0]!).toBeGreaterThanOrEqual(50);
+  expect(sleeps[0]!).toBeLessThanOrEqual(100);
+  expect(sleeps[1]!).toBeGreaterThanOrEqual(100);
+  expect(sleeps[1]!).toBeLessThanOrEqual(200);
+});
+
+test("a 400 is not retried", async () => {
+  fake.script("embeddings", [{ kind: "status", status: 400, message: "bad input" }]);
+  const err = await embedder().embed(["a"]).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(UpstreamError);
+  expect(embeddingRequests()).toHaveLength(1);
+  expect(outcomes).toEqual(["error"]);
+});
+
+test("a server that never answers ends in UpstreamTimeoutError after every retry", async () => {
+  fake.script("embeddings", [{ kind: "hang" }, { kind: "hang" }, { kind: "hang" }]);
+  const started = performance.now();
+  const err = await embedder({ timeoutMs: 150 }).embed(["a"]).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(UpstreamTimeoutError);
+  expect((err as UpstreamTimeoutError).details).toEqual({ attempts: 3 });
+  expect(embeddingRequests()).toHaveLength(3);
+  expect(outcomes).toEqual(["retry", "retry", "timeout"]);
+  expect(performance.now() - started).toBeGreaterThanOrEqual(3 * 140);
+});
+
+test("a hang followed by an answer succeeds on the retry", async () => {
+  fake.script("embeddings", [{ kind: "hang" }]);
+  expect(await embedder({ timeoutMs: 150 }).embed(["a"])).toHaveLength(1);
+  expect(outcomes).toEqual(["retry", "ok"]);
+});
+
+test("vectors of the wrong dimension are an UpstreamError naming both sizes, not retried", async () => {
+  fake.script("embeddings", [{ kind: "wrong-dimension", dimensions: 12 }]);
+  const err = await embedder().embed(["a"]).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(UpstreamError);
+  expect((err as UpstreamError).details).toMatchObject({ expected: 16, received: 12 });
+  expect(embeddingRequests()).toHaveLength(1);
+});
+
+const malformed = [
+  { name: "invalid JSON", body: '{"data": [' },
+  { name: "JSON without data", body: '{"result": "ok"}' },
+  { name: "fewer vectors than texts", body: JSON.stringify({ data: [{ index: 0, embedding: Array(16).fill(0.1) }] }) },
+  { name: "an HTML error page", body: "<html>bad gateway</html>", contentType: "text/html" },
+];
+for (const { name, body, contentType } of malformed)
+  test(`a malformed body (${name}) is an UpstreamError`, async () => {
+    fake.script("embeddings", [{ kind: "malformed", body, contentType }]);
+    const err = await embedder().embed(["a", "b"]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect(outcomes).toEqual(["error"]);
+  });
+
+test("the fake chat route answers scripted structured output", async () => {
+  const { default: OpenAI } = await import("openai");
+  fake.script("chat", [{ kind: "ok", content: '{"risk":"high"}' }]);
+  const client = new OpenAI({ baseURL: fake.url, apiKey: "k", maxRetries: 0 });
+  const res = await client.chat.completions.create({
+    model: "m",
+    messages: [{ role: "user", content: "hi" }],
+    response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object" } } },
+  });
+  expect(JSON.parse(res.choices[0]!.message.content!)).toEqual({ risk: "high" });
+  expect(fake.requests[0]!.route).toBe("chat");
+});
