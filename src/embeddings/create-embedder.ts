@@ -1,0 +1,48 @@
+import type { Config } from "../config/schema";
+import type { Embedder } from "./embedder";
+import { createLocalEmbedder, DEFAULT_LOCAL_VOCAB_SIZE } from "./local-model";
+import { createOpenAICompatibleEmbedder, type EmbedOutcome } from "./openai-compatible";
+
+/** Settings not yet in the config schema; each names the env variable it will become. */
+export type EmbedderSettings = {
+  /** LIFELINE_LOCAL_VOCAB_SIZE. @defaultValue 100000 */
+  localVocabSize?: number;
+  /** LIFELINE_EMBEDDING_DIMENSIONS. @defaultValue known for OpenAI's models, required for others */
+  dimensions?: number;
+  /** LIFELINE_EMBEDDING_BATCH_SIZE. @defaultValue 128 */
+  batchSize?: number;
+  /** LIFELINE_EMBEDDING_TIMEOUT_MS. @defaultValue 30000 */
+  timeoutMs?: number;
+  /** LIFELINE_EMBEDDING_MAX_RETRIES. @defaultValue 4 */
+  maxRetries?: number;
+  /** For metrics: one call per HTTP attempt of the openai provider. */
+  onOutcome?: (outcome: EmbedOutcome) => void;
+};
+
+const knownDimensions: Record<string, number> = {
+  "text-embedding-3-small": 1536,
+  "text-embedding-3-large": 3072,
+  "text-embedding-ada-002": 1536,
+};
+
+const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
+
+export async function createEmbedder(config: Config, opts: EmbedderSettings = {}): Promise<Embedder> {
+  if (config.EMBEDDINGS_PROVIDER === "local")
+    return createLocalEmbedder({ dataDir: config.LIFELINE_DATA_DIR, vocabSize: opts.localVocabSize ?? DEFAULT_LOCAL_VOCAB_SIZE });
+  const model = config.LIFELINE_EMBEDDING_MODEL;
+  const dimensions = opts.dimensions ?? knownDimensions[model];
+  if (dimensions === undefined)
+    throw new Error(`fix these settings:\n  LIFELINE_EMBEDDING_DIMENSIONS: required for model ${model} (its vector length)`);
+  return createOpenAICompatibleEmbedder({
+    baseURL: config.OPENAI_BASE_URL ?? OPENAI_DEFAULT_BASE_URL,
+    // Self-hosted OpenAI-compatible servers often need no key, but the client insists on one.
+    apiKey: config.OPENAI_API_KEY ?? "unused",
+    model,
+    dimensions,
+    batchSize: opts.batchSize,
+    timeoutMs: opts.timeoutMs,
+    maxRetries: opts.maxRetries,
+    onOutcome: opts.onOutcome,
+  });
+}
