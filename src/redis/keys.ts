@@ -10,7 +10,8 @@ export function keyspace(prefix: string, partitions: number) {
     partitions,
     partitionOf: (customerKey: string) => fnv1a(customerKey) % partitions,
     stream: (partition: number) => `${prefix}:{p${partition}}:events`,
-    dedup: (partition: number, messageId: string) => `${prefix}:{p${partition}}:seen:${messageId}`,
+    /** messageIds accepted in one time bucket of the dedup window. */
+    dedupBucket: (partition: number, bucket: number) => `${prefix}:{p${partition}}:seen:${bucket}`,
     allStreams: () => Array.from({ length: partitions }, (_, p) => `${prefix}:{p${p}}:events`),
   };
 }

@@ -138,7 +138,7 @@ describe("partitioning", () => {
 
   test("stream keys carry a hash tag per partition", () => {
     expect(h.deps.keys.stream(3)).toMatch(/\{p3\}/);
-    expect(h.deps.keys.dedup(3, "abc")).toMatch(/\{p3\}/);
+    expect(h.deps.keys.dedupBucket(3, 42)).toMatch(/\{p3\}/);
   });
 });
 

@@ -5,6 +5,7 @@ import type { AppDeps } from "../../src/api/deps";
 import type { Config } from "../../src/config";
 import { createLogger } from "../../src/log/logger";
 import { waitUntilReady } from "../../src/redis/connection";
+import { entryEvents } from "../../src/streams/event-log";
 import { TEST_KEYS } from "./test-config";
 
 export type PostOptions = { key?: string | null; headers?: Record<string, string>; raw?: string | Uint8Array; gzip?: boolean };
@@ -40,19 +41,11 @@ export async function ingestHarness(config: Config) {
     const out: Array<{ partition: number; id: string; messageId: string; event: any }> = [];
     for (let p = 0; p < deps.keys.partitions; p++) {
       const entries = await deps.redis.xrange(deps.keys.stream(p), "-", "+");
-      for (const [id, fields] of entries) {
-        const f = Object.fromEntries(pairs(fields));
-        out.push({ partition: p, id, messageId: f.m!, event: JSON.parse(f.e!) });
-      }
+      for (const [id, fields] of entries)
+        for (const { messageId, json } of entryEvents(fields)) out.push({ partition: p, id, messageId, event: JSON.parse(json) });
     }
     return out;
   }
 
   return { app, deps, post, storedEvents, close: () => deps.redis.disconnect() };
-}
-
-function pairs(fields: string[]): [string, string][] {
-  const out: [string, string][] = [];
-  for (let i = 0; i < fields.length; i += 2) out.push([fields[i]!, fields[i + 1]!]);
-  return out;
 }
