@@ -1,4 +1,6 @@
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { configSchema } from "../../src/config/schema";
+import { createEmbedder } from "../../src/embeddings/create-embedder";
 import { UpstreamError } from "../../src/errors/upstream-error";
 import { UpstreamTimeoutError } from "../../src/errors/upstream-timeout-error";
 import { createOpenAICompatibleEmbedder, type EmbedOutcome, type OpenAICompatibleEmbedderOptions } from "../../src/embeddings/openai-compatible";
@@ -155,4 +157,24 @@ test("the fake chat route answers scripted structured output", async () => {
   });
   expect(JSON.parse(res.choices[0]!.message.content!)).toEqual({ risk: "high" });
   expect(fake.requests[0]!.route).toBe("chat");
+});
+
+describe("createEmbedder", () => {
+  const config = (env: Record<string, string>) => configSchema.parse({ EMBEDDINGS_PROVIDER: "openai", OPENAI_BASE_URL: fake.url, ...env });
+
+  test("EMBEDDINGS_PROVIDER=openai embeds through OPENAI_BASE_URL with LIFELINE_EMBEDDING_MODEL", async () => {
+    const e = await createEmbedder(config({ LIFELINE_EMBEDDING_MODEL: "my-model", OPENAI_API_KEY: "k2" }), { dimensions: 16 });
+    expect(e.dimensions).toBe(16);
+    expect(await e.embed(["a"])).toHaveLength(1);
+    expect(embeddingRequests()[0]!.body).toMatchObject({ model: "my-model", input: ["a"] });
+    expect(embeddingRequests()[0]!.headers.authorization).toBe("Bearer k2");
+  });
+
+  test("a known OpenAI model needs no dimensions setting", async () => {
+    expect((await createEmbedder(config({ LIFELINE_EMBEDDING_MODEL: "text-embedding-3-large" }))).dimensions).toBe(3072);
+  });
+
+  test("an unknown model without dimensions fails naming the setting to fix", async () => {
+    await expect(createEmbedder(config({ LIFELINE_EMBEDDING_MODEL: "my-model" }))).rejects.toThrow("LIFELINE_EMBEDDING_DIMENSIONS");
+  });
 });

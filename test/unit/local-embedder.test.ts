@@ -52,6 +52,14 @@ describe("local embedder", () => {
     expect(cos(tree!, bauble!)).toBeGreaterThan(cos(bauble!, knife!) + 0.1);
   });
 
+  test("frequent words move a text's vector less than rare ones (SIF weighting)", async () => {
+    const base = await embedOne("christmas tree decoration");
+    for (const [frequent, rare] of [["year", "kitchen"], ["said", "knife"], ["people", "candle"]] as const)
+      expect(cos(base, await embedOne(`christmas tree decoration ${frequent}`))).toBeGreaterThan(
+        cos(base, await embedOne(`christmas tree decoration ${rare}`)),
+      );
+  });
+
   test("case and punctuation do not change the vector", async () => {
     expect(cos(await embedOne("WHITE HANGING HEART T-LIGHT HOLDER"), await embedOne("white hanging heart t light holder"))).toBeCloseTo(1, 5);
   });
