@@ -200,7 +200,7 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     bgnbd_p_alive: lastFew(purchases, 2),
     bgnbd_expected_purchases: lastFew(purchases, 2),
     bgnbd_p_no_purchase: lastFew(purchases, 2),
-    neighbour_churn_rate: [],
+    neighbour_churn_rate: purchaseCites,
   };
   return { values, evidence };
 }
