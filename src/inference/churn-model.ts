@@ -87,13 +87,30 @@ export function toColumns(rows: readonly Record<FeatureName, number>[], names: r
   return names.map((name) => Float64Array.from(rows, (r) => r[name]));
 }
 
-/** Platt scaling: fits P = σ(slope·score + intercept) by Newton's method on log-loss. */
+/**
+ * Platt scaling: fits P = σ(slope·score + intercept) by damped Newton steps on the
+ * log-loss, starting from the constant base-rate model so it cannot overshoot.
+ */
 export function fitPlatt(scores: ArrayLike<number>, labels: ArrayLike<number>): { slope: number; intercept: number } {
-  let slope = 1;
-  let intercept = 0;
-  for (let iteration = 0; iteration < 50; iteration++) {
+  const n = scores.length;
+  let rate = 0;
+  for (let i = 0; i < n; i++) rate += labels[i]! / n;
+  rate = Math.min(1 - 1e-6, Math.max(1e-6, rate));
+  const loss = (slope: number, intercept: number) => {
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const z = slope * scores[i]! + intercept;
+      // log(1 + e^z) − y·z, stable for large |z|
+      sum += Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))) - labels[i]! * z;
+    }
+    return sum;
+  };
+  let slope = 0;
+  let intercept = Math.log(rate / (1 - rate));
+  let current = loss(slope, intercept);
+  for (let iteration = 0; iteration < 100; iteration++) {
     let g0 = 0, g1 = 0, h00 = 1e-9, h01 = 0, h11 = 1e-9;
-    for (let i = 0; i < scores.length; i++) {
+    for (let i = 0; i < n; i++) {
       const s = scores[i]!;
       const p = sigmoid(slope * s + intercept);
       const w = p * (1 - p);
@@ -107,9 +124,15 @@ export function fitPlatt(scores: ArrayLike<number>, labels: ArrayLike<number>): 
     const det = h00 * h11 - h01 * h01;
     const ds = (h11 * g0 - h01 * g1) / det;
     const di = (h00 * g1 - h01 * g0) / det;
-    slope -= ds;
-    intercept -= di;
-    if (Math.abs(ds) + Math.abs(di) < 1e-10) break;
+    let step = 1;
+    while (step > 1e-6 && !(loss(slope - step * ds, intercept - step * di) <= current)) step /= 2;
+    const next = loss(slope - step * ds, intercept - step * di);
+    if (!(next <= current)) break;
+    slope -= step * ds;
+    intercept -= step * di;
+    const improvement = current - next;
+    current = next;
+    if (improvement < 1e-10 * (1 + Math.abs(current))) break;
   }
   return { slope, intercept };
 }
