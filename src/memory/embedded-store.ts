@@ -88,7 +88,8 @@ export class EmbeddedStore implements MemoryStore {
     mkdirSync(join(this.options.dataDir, "memory"), { recursive: true });
     const db = new Database(this.path, { create: true, strict: true });
     try {
-      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;");
+      // 64 MB page cache: random uuid keys touch the whole id index on every insert.
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON; PRAGMA cache_size = -65536;");
       db.exec(SCHEMA);
       this.checkMeta(db);
     } catch (err) {

@@ -1,5 +1,5 @@
 import usearch from "usearch";
-import { applyEvent, emptyCustomerVector, mergeCustomerVector, customerDirection, type CustomerVector } from "./customer-vector";
+import { applyEvent, customerDirection, emptyCustomerVector, mergeCustomerVector, type CustomerVector } from "./customer-vector";
 import { lifecycleStages, type MemoryFilter, type MemoryStage } from "./memory-store";
 import { TopK } from "./top-k";
 
@@ -30,6 +30,9 @@ export class VectorSlab {
   private readonly customers = new Map<string, CustomerEntry>();
   private readonly customerById: (CustomerEntry | undefined)[] = [];
   private readonly typeIds = new Map<string, number>();
+  // Unit customer vectors by customer idx, refreshed lazily from `dirtyCustomers`.
+  private directions = new Float32Array(0);
+  private readonly dirtyCustomers = new Set<number>();
 
   constructor(
     readonly dimensions: number,
@@ -53,6 +56,7 @@ export class VectorSlab {
     this.rowidOf[slot] = rowid;
     this.slotOfRowid.set(rowid, slot);
     applyEvent(customer.cv, vector, ts, this.halfLifeMs);
+    this.dirtyCustomers.add(customer.idx);
   }
 
   rowid(slot: number): number {
@@ -71,6 +75,7 @@ export class VectorSlab {
     for (const rowid of rowids) this.removeSlot(this.slotOfRowid.get(rowid)!);
     this.customers.delete(customerId);
     this.customerById[customer.idx] = undefined;
+    this.dirtyCustomers.add(customer.idx);
     return rowids;
   }
 
@@ -86,6 +91,7 @@ export class VectorSlab {
     mergeCustomerVector(to.cv, from.cv, this.halfLifeMs);
     this.customers.delete(fromId);
     this.customerById[from.idx] = undefined;
+    this.dirtyCustomers.add(from.idx).add(to.idx);
   }
 
   customerIdOf(slot: number): string {
@@ -117,20 +123,32 @@ export class VectorSlab {
 
   similarCustomers(customerId: string, k: number): { customerId: string; score: number }[] {
     const self = this.customers.get(customerId);
-    const direction = self && customerDirection(self.cv);
-    if (!direction) return [];
-    const top = new TopK(k);
-    const candidates: CustomerEntry[] = [];
-    for (const other of this.customers.values()) {
-      if (other === self) continue;
-      const otherDirection = customerDirection(other.cv);
-      if (!otherDirection) continue;
-      let score = 0;
-      for (let i = 0; i < this.dimensions; i++) score += direction[i]! * otherDirection[i]!;
-      top.push(candidates.length, score);
-      candidates.push(other);
+    if (!self) return [];
+    this.refreshDirections();
+    const d = this.dimensions;
+    const query = this.directions.slice(self.idx * d, (self.idx + 1) * d);
+    if (query.every((x) => x === 0)) return [];
+    const rows = this.customerById.length;
+    // Erased and emptied customers are zero rows; ask for enough extra to skip past them.
+    const wanted = Math.min(rows, k + 1 + (rows - this.customers.size));
+    return this.nativeScan(this.directions, rows, query, wanted, (row) => row)
+      .map(({ slot: idx, score }) => ({ entry: this.customerById[idx], idx, score }))
+      .filter(({ entry, idx }) => entry !== undefined && idx !== self.idx && entry.cv.weight > 0)
+      .slice(0, k)
+      .map(({ entry, score }) => ({ customerId: entry!.id, score }));
+  }
+
+  private refreshDirections(): void {
+    const d = this.dimensions;
+    const rows = this.customerById.length;
+    if (this.directions.length < rows * d) this.directions = grow(this.directions, Math.max(1024, rows * 2) * d, Float32Array);
+    for (const idx of this.dirtyCustomers) {
+      const entry = this.customerById[idx];
+      const direction = entry && customerDirection(entry.cv);
+      if (direction) this.directions.set(direction, idx * d);
+      else this.directions.fill(0, idx * d, (idx + 1) * d);
     }
-    return top.entries().map(({ item, score }) => ({ customerId: candidates[item]!.id, score }));
+    this.dirtyCustomers.clear();
   }
 
   private scanSlots(slots: number[], query: Float32Array, limit: number): SlotHit[] {
@@ -167,18 +185,22 @@ export class VectorSlab {
   }
 
   private compileFilter(filter: MemoryFilter): (slot: number) => boolean {
-    const typeIds = filter.types && new Set(filter.types.map((t) => this.typeIds.get(t) ?? -1));
-    const stageIds = filter.stages && new Set(filter.stages.map((s) => stageIndex.get(s)!));
+    let typeMask: Uint8Array | undefined;
+    if (filter.types) {
+      typeMask = new Uint8Array(this.typeIds.size);
+      for (const t of filter.types) {
+        const id = this.typeIds.get(t);
+        if (id !== undefined) typeMask[id] = 1;
+      }
+    }
+    let stageBits = 0xff;
+    if (filter.stages) stageBits = filter.stages.reduce((bits, s) => bits | (1 << stageIndex.get(s)!), 0);
     const since = filter.since ?? -Infinity;
     const until = filter.until ?? Infinity;
+    const { tsOf, typeOf, stageOf } = this;
     return (slot) => {
-      const ts = this.tsOf[slot]!;
-      return (
-        ts >= since &&
-        ts < until &&
-        (!typeIds || typeIds.has(this.typeOf[slot]!)) &&
-        (!stageIds || stageIds.has(this.stageOf[slot]!))
-      );
+      const ts = tsOf[slot]!;
+      return ts >= since && ts < until && (typeMask === undefined || typeMask[typeOf[slot]!] === 1) && ((1 << stageOf[slot]!) & stageBits) !== 0;
     };
   }
 
@@ -186,6 +208,7 @@ export class VectorSlab {
     const customer = this.customerById[this.customerOf[slot]!]!;
     const d = this.dimensions;
     applyEvent(customer.cv, this.vectors.subarray(slot * d, (slot + 1) * d), this.tsOf[slot]!, this.halfLifeMs, -1);
+    this.dirtyCustomers.add(customer.idx);
     this.detachFromCustomer(slot, customer);
     this.slotOfRowid.delete(this.rowidOf[slot]!);
     const last = --this.size;

@@ -1,0 +1,304 @@
+import {
+  QdrantClient,
+  QdrantClientResourceExhaustedError,
+  QdrantClientTimeoutError,
+  QdrantClientUnexpectedResponseError,
+  type Schemas,
+} from "@qdrant/js-client-rest";
+import { z } from "zod";
+import { MemoryMismatchError } from "../errors/memory-mismatch-error";
+import { StoreUnavailableError } from "../errors/store-unavailable-error";
+import { UpstreamError } from "../errors/upstream-error";
+import { UpstreamTimeoutError } from "../errors/upstream-timeout-error";
+import { applyEvent, customerDirection, emptyCustomerVector, mergeCustomerVector, normalised, type CustomerVector } from "./customer-vector";
+import {
+  DEFAULT_HALF_LIFE_MS,
+  memoryPayloadSchema,
+  mismatchMessage,
+  type CustomerHit,
+  type CustomerSearch,
+  type CustomerVectorOptions,
+  type MemoryFilter,
+  type MemoryHit,
+  type MemoryMeta,
+  type MemoryPoint,
+  type MemorySearch,
+  type MemoryStore,
+  type SimilarCustomer,
+} from "./memory-store";
+import { uuidV5 } from "./point-id";
+
+export type QdrantStoreOptions = CustomerVectorOptions & {
+  url: string;
+  apiKey?: string;
+  /** Collections are `<prefix>_events` and `<prefix>_customers`. */
+  prefix: string;
+  modelId: string;
+  dimensions: number;
+  /** @defaultValue 10_000 */
+  timeoutMs?: number;
+};
+
+const eventPayloadSchema = memoryPayloadSchema.extend({ customerId: z.string() });
+const customerPayloadSchema = z.object({
+  customerId: z.string(),
+  weight: z.number(),
+  refTs: z.number(),
+  sum: z.array(z.number()),
+});
+const metaPayloadSchema = z.object({ modelId: z.string(), dimensions: z.number() });
+
+// The meta record is a reserved point of the customers collection.
+const META_POINT_ID = uuidV5("lifeline:memory-meta");
+const customerPointId = (customerId: string) => uuidV5(`customer:${customerId}`);
+
+/** Qdrant memory: events with `customerId` as a tenant index, customer vectors beside them. */
+export class QdrantStore implements MemoryStore {
+  readonly meta: MemoryMeta;
+  private readonly client: QdrantClient;
+  private readonly events: string;
+  private readonly customers: string;
+  private readonly halfLifeMs: number;
+
+  constructor(private readonly options: QdrantStoreOptions) {
+    this.meta = { modelId: options.modelId, dimensions: options.dimensions };
+    this.client = new QdrantClient({ url: options.url, apiKey: options.apiKey, timeout: options.timeoutMs ?? 10_000, checkCompatibility: false });
+    this.events = `${options.prefix}_events`;
+    this.customers = `${options.prefix}_customers`;
+    this.halfLifeMs = options.halfLifeMs ?? DEFAULT_HALF_LIFE_MS;
+  }
+
+  async init(): Promise<void> {
+    await this.ensureCollection(this.events);
+    await this.ensureCollection(this.customers);
+    const indexes: [string, Schemas["PayloadFieldSchema"]][] = [
+      ["customerId", { type: "keyword", is_tenant: true }],
+      ["type", "keyword"],
+      ["stage", "keyword"],
+      ["ts", "integer"],
+    ];
+    for (const [field_name, field_schema] of indexes)
+      await this.call("create payload index", () => this.client.createPayloadIndex(this.events, { field_name, field_schema, wait: true }));
+    await this.call("create payload index", () =>
+      this.client.createPayloadIndex(this.customers, { field_name: "customerId", field_schema: "keyword", wait: true }),
+    );
+    await this.checkMeta();
+  }
+
+  async upsert(points: MemoryPoint[]): Promise<void> {
+    const latest = [...new Map(points.map((p) => [p.id, p])).values()];
+    if (latest.length === 0) return;
+    for (const p of latest) this.checkDimensions(p.vector);
+    const previous = await this.call("retrieve", () =>
+      this.client.retrieve(this.events, { ids: latest.map((p) => p.id), with_payload: ["customerId", "ts"], with_vector: true }),
+    );
+    await this.call("upsert", () =>
+      this.client.upsert(this.events, {
+        wait: true,
+        points: latest.map((p) => ({ id: p.id, vector: Array.from(normalised(p.vector)), payload: { ...p.payload, customerId: p.customerId } })),
+      }),
+    );
+    const changes = [
+      ...previous.map((r) => ({ customerId: String(r.payload?.customerId), vector: denseVector(r.vector), ts: Number(r.payload?.ts), sign: -1 as const })),
+      ...latest.map((p) => ({ customerId: p.customerId, vector: normalised(p.vector), ts: p.payload.ts, sign: 1 as const })),
+    ];
+    const vectors = await this.customerVectors([...new Set(changes.map((c) => c.customerId))]);
+    for (const c of changes) applyEvent(vectors.get(c.customerId)!, c.vector, c.ts, this.halfLifeMs, c.sign);
+    await this.writeCustomerVectors(vectors);
+  }
+
+  search(query: MemorySearch): Promise<MemoryHit[]> {
+    return this.searchEvents(query.vector, query, query.limit, query.customerId);
+  }
+
+  async searchCustomers(query: CustomerSearch): Promise<CustomerHit[]> {
+    this.checkDimensions(query.vector);
+    const result = await this.call("query groups", () =>
+      this.client.queryGroups(this.events, {
+        query: Array.from(query.vector),
+        filter: eventFilter(query),
+        group_by: "customerId",
+        group_size: query.perCustomer,
+        limit: query.limit,
+        with_payload: true,
+      }),
+    );
+    return result.groups.map((g) => {
+      const events = g.hits.map(toHit);
+      return { customerId: String(g.id), score: events[0]?.score ?? 0, events };
+    });
+  }
+
+  async similarCustomers(customerId: string, k: number): Promise<SimilarCustomer[]> {
+    const [self] = await this.call("retrieve", () =>
+      this.client.retrieve(this.customers, { ids: [customerPointId(customerId)], with_vector: true, with_payload: false }),
+    );
+    if (!self) return [];
+    const result = await this.call("query", () =>
+      this.client.query(this.customers, {
+        query: denseVector(self.vector),
+        filter: { must_not: [{ has_id: [self.id, META_POINT_ID] }] },
+        limit: k,
+        with_payload: ["customerId"],
+      }),
+    );
+    return result.points.map((p) => ({ customerId: String(p.payload?.customerId), score: p.score }));
+  }
+
+  async reassignCustomer(fromId: string, toId: string): Promise<void> {
+    if (fromId === toId) return;
+    await this.call("set payload", () =>
+      this.client.setPayload(this.events, { payload: { customerId: toId }, filter: customerFilter(fromId), wait: true }),
+    );
+    const vectors = await this.customerVectors([fromId, toId]);
+    mergeCustomerVector(vectors.get(toId)!, vectors.get(fromId)!, this.halfLifeMs);
+    vectors.get(fromId)!.weight = 0;
+    await this.writeCustomerVectors(vectors);
+  }
+
+  async deleteCustomer(customerId: string): Promise<number> {
+    const removed = await this.count(customerId);
+    await this.call("delete", () => this.client.delete(this.events, { filter: customerFilter(customerId), wait: true }));
+    await this.call("delete", () => this.client.delete(this.customers, { points: [customerPointId(customerId)], wait: true }));
+    return removed;
+  }
+
+  async count(customerId?: string): Promise<number> {
+    const filter = customerId === undefined ? undefined : customerFilter(customerId);
+    return (await this.call("count", () => this.client.count(this.events, { filter, exact: true }))).count;
+  }
+
+  async close(): Promise<void> {
+    // The REST client holds no connection that needs closing.
+  }
+
+  /** The one way events are searched: the customer filter is injected here and nowhere else. */
+  private async searchEvents(vector: Float32Array, filter: MemoryFilter, limit: number, customerId?: string): Promise<MemoryHit[]> {
+    this.checkDimensions(vector);
+    const result = await this.call("query", () =>
+      this.client.query(this.events, { query: Array.from(vector), filter: eventFilter(filter, customerId), limit, with_payload: true }),
+    );
+    return result.points.map(toHit);
+  }
+
+  private async ensureCollection(name: string): Promise<void> {
+    const { exists } = await this.call("collection exists", () => this.client.collectionExists(name));
+    if (!exists) {
+      try {
+        await this.client.createCollection(name, { vectors: { size: this.meta.dimensions, distance: "Cosine" } });
+      } catch (err) {
+        // Another process may have created it between our check and create.
+        if (!(await this.call("collection exists", () => this.client.collectionExists(name))).exists) throw translate(err, "create collection");
+      }
+    }
+    const info = await this.call("get collection", () => this.client.getCollection(name));
+    const vectors = info.config.params.vectors;
+    const size = vectors && "size" in vectors ? Number(vectors.size) : undefined;
+    if (size !== this.meta.dimensions)
+      throw new MemoryMismatchError(
+        mismatchMessage({ modelId: "(see meta)", dimensions: size ?? NaN }, this.meta, `Qdrant collection ${name}`),
+      );
+  }
+
+  private async checkMeta(): Promise<void> {
+    const [record] = await this.call("retrieve", () => this.client.retrieve(this.customers, { ids: [META_POINT_ID], with_payload: true }));
+    const stored = record && metaPayloadSchema.safeParse(record.payload);
+    if (stored?.success) {
+      if (stored.data.modelId !== this.meta.modelId || stored.data.dimensions !== this.meta.dimensions)
+        throw new MemoryMismatchError(mismatchMessage(stored.data, this.meta, `Qdrant ${this.customers}`), {
+          details: { stored: stored.data, wanted: this.meta },
+        });
+      return;
+    }
+    // Qdrant refuses a zero vector under Cosine; the meta point is never searched anyway.
+    const placeholder = new Array<number>(this.meta.dimensions).fill(0);
+    placeholder[0] = 1;
+    await this.call("upsert", () =>
+      this.client.upsert(this.customers, { wait: true, points: [{ id: META_POINT_ID, vector: placeholder, payload: { ...this.meta } }] }),
+    );
+  }
+
+  private async customerVectors(customerIds: string[]): Promise<Map<string, CustomerVector>> {
+    const records = await this.call("retrieve", () =>
+      this.client.retrieve(this.customers, { ids: customerIds.map(customerPointId), with_payload: true }),
+    );
+    const stored = new Map<string, CustomerVector>();
+    for (const r of records) {
+      const p = customerPayloadSchema.parse(r.payload);
+      stored.set(p.customerId, { sum: Float64Array.from(p.sum), weight: p.weight, refTs: p.refTs });
+    }
+    return new Map(customerIds.map((id) => [id, stored.get(id) ?? emptyCustomerVector(this.meta.dimensions, 0)]));
+  }
+
+  private async writeCustomerVectors(vectors: Map<string, CustomerVector>): Promise<void> {
+    const live: Schemas["PointStruct"][] = [];
+    const emptied: string[] = [];
+    for (const [customerId, cv] of vectors) {
+      const direction = customerDirection(cv);
+      if (!direction) emptied.push(customerPointId(customerId));
+      else
+        live.push({
+          id: customerPointId(customerId),
+          vector: Array.from(direction),
+          payload: { customerId, weight: cv.weight, refTs: cv.refTs, sum: Array.from(cv.sum) },
+        });
+    }
+    if (live.length) await this.call("upsert", () => this.client.upsert(this.customers, { wait: true, points: live }));
+    if (emptied.length) await this.call("delete", () => this.client.delete(this.customers, { wait: true, points: emptied }));
+  }
+
+  private checkDimensions(vector: Float32Array): void {
+    if (vector.length !== this.meta.dimensions)
+      throw new MemoryMismatchError(
+        `a ${vector.length}-dimension vector was given to a memory of ${this.meta.dimensions} dimensions (${this.meta.modelId})`,
+      );
+  }
+
+  private async call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw translate(err, operation);
+    }
+  }
+}
+
+function customerFilter(customerId: string): Schemas["Filter"] {
+  return { must: [{ key: "customerId", match: { value: customerId } }] };
+}
+
+function eventFilter(filter: MemoryFilter, customerId?: string): Schemas["Filter"] {
+  const must: Schemas["Condition"][] = [];
+  if (customerId !== undefined) must.push({ key: "customerId", match: { value: customerId } });
+  if (filter.types) must.push({ key: "type", match: { any: filter.types } });
+  if (filter.stages) must.push({ key: "stage", match: { any: filter.stages } });
+  if (filter.since !== undefined || filter.until !== undefined) must.push({ key: "ts", range: { gte: filter.since, lt: filter.until } });
+  return { must };
+}
+
+function toHit(point: Schemas["ScoredPoint"]): MemoryHit {
+  const { customerId, ...payload } = eventPayloadSchema.parse(point.payload);
+  return { id: String(point.id), score: point.score, customerId, payload };
+}
+
+function denseVector(vector: Schemas["Record"]["vector"]): number[] {
+  if (Array.isArray(vector) && vector.every((x): x is number => typeof x === "number")) return vector;
+  throw new UpstreamError("qdrant returned a point without a dense vector");
+}
+
+function translate(err: unknown, operation: string): Error {
+  if (err instanceof MemoryMismatchError || err instanceof UpstreamError) return err;
+  const what = `qdrant ${operation}`;
+  if (err instanceof QdrantClientTimeoutError) return new UpstreamTimeoutError(`${what} timed out`, { cause: err });
+  if (err instanceof QdrantClientResourceExhaustedError)
+    return new UpstreamError(`${what}: rate limited`, { cause: err, retryAfterSeconds: err.retry_after });
+  if (err instanceof QdrantClientUnexpectedResponseError) return new UpstreamError(`${what} failed: ${err.message}`, { cause: err });
+  // fetch rejects with a TypeError when the server cannot be reached at all.
+  return new StoreUnavailableError(`${what}: Qdrant is unreachable (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+}
+
+export async function openQdrantStore(options: QdrantStoreOptions): Promise<QdrantStore> {
+  const store = new QdrantStore(options);
+  await store.init();
+  return store;
+}
