@@ -119,7 +119,7 @@ async function start() {
 function test() {
   ensureDependencies();
   ensureRedisServer();
-  runChild(bun, ["test", ...process.argv.slice(3)], process.env, (code) => process.exit(code));
+  runChild(bun, ["test", "--timeout", "120000", ...process.argv.slice(3)], process.env, (code) => process.exit(code));
 }
 
 const command = process.argv[2];

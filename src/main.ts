@@ -1,15 +1,36 @@
-// `npm start`: the API and the workers of one machine.
+// `npm start`: the API in this process, and LIFELINE_WORKER_PROCESSES worker processes beside it.
+import type { Subprocess } from "bun";
+import { join } from "node:path";
 import { loadConfig } from "./config";
 import { startApi } from "./api/server";
 import { createLogger } from "./log/logger";
 
 const config = loadConfig();
 const log = createLogger(config);
+let stopping = false;
+
+function superviseWorker(index: number): { current: () => Subprocess } {
+  let proc: Subprocess;
+  const launch = () => {
+    proc = Bun.spawn([process.execPath, join(import.meta.dir, "..", "queues", "run.ts")], { stdout: "inherit", stderr: "inherit", env: process.env });
+    proc.exited.then((code) => {
+      if (stopping) return;
+      log.error({ worker: index, code }, "worker process exited; restarting in 1 s");
+      setTimeout(launch, 1_000);
+    });
+  };
+  launch();
+  return { current: () => proc };
+}
+
+const workers = Array.from({ length: config.LIFELINE_WORKER_PROCESSES }, (_, i) => superviseWorker(i));
 const api = await startApi(config, log.child({ process: "api" }));
 
 for (const signal of ["SIGTERM", "SIGINT"] as const)
   process.once(signal, async () => {
-    log.info({ signal }, "shutting down");
+    stopping = true;
+    log.info({ signal }, "shutting down: api, then workers (they finish jobs in flight)");
     await api.stop();
+    await Promise.all(workers.map(async (w) => (w.current().kill("SIGTERM"), await w.current().exited)));
     process.exit(0);
   });

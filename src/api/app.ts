@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { httpStatus, LifelineError } from "../errors";
 import type { AppDeps } from "./deps";
+import { clientRoutes } from "./routes/clients";
 import { ingestRoutes } from "./routes/ingest";
 
 export function createApp(deps: AppDeps) {
@@ -26,7 +27,8 @@ export function createApp(deps: AppDeps) {
       log.error({ err: error }, "unhandled error");
       return { error: "INTERNAL", message: "internal error" };
     })
-    .use(ingestRoutes(deps));
+    .use(ingestRoutes(deps))
+    .use(clientRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

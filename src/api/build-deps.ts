@@ -5,12 +5,18 @@ import { keyspace } from "../redis/keys";
 import { createEventLog } from "../streams/event-log";
 import { keyRing } from "./auth";
 import type { AppDeps } from "./deps";
+import { createIdentities } from "../profiles/identities";
+import { createProfileStore } from "../profiles/profile-store";
+import { loadStageRules } from "../profiles/stage-rules";
 
 export function buildAppDeps(config: Config, log: Logger): AppDeps {
   const redis = createRedis(config, "api");
   const keys = keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS);
+  const profiles = createProfileStore(redis, keys, loadStageRules(config));
   return {
     config,
+    profiles,
+    identities: createIdentities(redis, keys, profiles),
     log,
     redis,
     keys,

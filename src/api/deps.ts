@@ -3,6 +3,8 @@ import type { Logger } from "../log/logger";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 import type { EventLog } from "../streams/event-log";
+import type { Identities } from "../profiles/identities";
+import type { ProfileStore } from "../profiles/profile-store";
 import type { KeyRing } from "./auth";
 
 /** What the HTTP layer needs; built once by the entry point, replaced in tests. */
@@ -13,4 +15,6 @@ export type AppDeps = {
   keys: Keyspace;
   keyRing: KeyRing;
   eventLog: EventLog;
+  profiles: ProfileStore;
+  identities: Identities;
 };

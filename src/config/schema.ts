@@ -39,6 +39,19 @@ export const configSchema = z
     LIFELINE_FUTURE_TOLERANCE_HOURS: positiveInt(23),
     LIFELINE_REDIS_TIMEOUT_MS: positiveInt(2_000),
 
+    LIFELINE_STAGE_RULES_FILE: z.string().optional(),
+    /** Worker processes `npm start` runs beside the API. */
+    LIFELINE_WORKER_PROCESSES: z.coerce.number().int().min(0).max(64).default(1),
+    LIFELINE_WORKER_CONCURRENCY: positiveInt(4),
+    LIFELINE_JOB_ATTEMPTS: positiveInt(5),
+    LIFELINE_JOB_BACKOFF_MS: positiveInt(1_000),
+    /** Stream entries left pending this long by a consumer are taken over by another. */
+    LIFELINE_CLAIM_IDLE_MS: positiveInt(30_000),
+    /** How often BullMQ looks for jobs of a dead worker. */
+    LIFELINE_STALLED_INTERVAL_MS: positiveInt(30_000),
+    LIFELINE_BRIDGE_READ_COUNT: positiveInt(200),
+    LIFELINE_JOB_MAX_EVENTS: positiveInt(1_000),
+
     QDRANT_URL: z.string().url().optional(),
     QDRANT_API_KEY: z.string().optional(),
     EMBEDDINGS_PROVIDER: z.enum(["local", "openai"]).default("local"),
@@ -46,6 +59,11 @@ export const configSchema = z
     OPENAI_API_KEY: z.string().optional(),
     LIFELINE_LLM_MODEL: z.string().default("gpt-4o-mini"),
     LIFELINE_EMBEDDING_MODEL: z.string().default("text-embedding-3-small"),
+    LIFELINE_EMBEDDING_DIMENSIONS: z.coerce.number().int().positive().optional(),
+    LIFELINE_EMBEDDING_BATCH_SIZE: positiveInt(128),
+    LIFELINE_EMBEDDING_TIMEOUT_MS: positiveInt(30_000),
+    LIFELINE_EMBEDDING_MAX_RETRIES: z.coerce.number().int().min(0).default(4),
+    LIFELINE_LOCAL_VOCAB_SIZE: positiveInt(100_000),
 
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     LIFELINE_RUN_WORKERS: flag(true),

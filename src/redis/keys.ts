@@ -2,6 +2,8 @@
  * Every Redis key Lifeline uses is named here. Keys that a script or MULTI touches together
  * share a hash tag ({p3}, {c:alice}) so they live in one Cluster slot.
  */
+const CUSTOMER_SHARDS = 16;
+
 export type Keyspace = ReturnType<typeof keyspace>;
 
 export function keyspace(prefix: string, partitions: number) {
@@ -12,6 +14,20 @@ export function keyspace(prefix: string, partitions: number) {
     stream: (partition: number) => `${prefix}:{p${partition}}:events`,
     /** messageIds accepted in one time bucket of the dedup window. */
     dedupBucket: (partition: number, bucket: number) => `${prefix}:{p${partition}}:seen:${bucket}`,
+    /** Structured profile of one customer: hash {json, v}. */
+    profile: (customerId: string) => `${prefix}:{c:${customerId}}:profile`,
+    /** messageIds already applied to the profile (written atomically with it). */
+    applied: (customerId: string) => `${prefix}:{c:${customerId}}:applied`,
+    /** Cleaned events of a customer known only by anonymousId, replayed into the customer when identified. */
+    anonymousEvents: (customerId: string) => `${prefix}:{c:${customerId}}:events`,
+    /** anonymousId → the userId it was linked to by identify/alias. */
+    identityLink: (anonymousId: string) => `${prefix}:{a:${anonymousId}}:link`,
+    /** Customer ids, sharded so no single key takes every write. */
+    customerShard: (shard: number) => `${prefix}:{cs${shard}}:customers`,
+    customerShardOf: (customerId: string) => fnv1a(customerId) % CUSTOMER_SHARDS,
+    customerShards: CUSTOMER_SHARDS,
+    /** Recent events the clean stage could not use, with the reason. */
+    dropped: () => `${prefix}:dropped`,
     allStreams: () => Array.from({ length: partitions }, (_, p) => `${prefix}:{p${p}}:events`),
   };
 }

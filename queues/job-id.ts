@@ -1,0 +1,5 @@
+/** BullMQ refuses custom job ids with ':' or that look like integers; keep any text usable. */
+export function jobIdFor(text: string): string {
+  if (!text.includes(":") && !/^\d+$/.test(text)) return text;
+  return `b64-${Buffer.from(text).toString("base64url")}`;
+}

@@ -1,0 +1,142 @@
+import type { Queue } from "bullmq";
+import type { Logger } from "../src/log/logger";
+import type { RedisClient } from "../src/redis/connection";
+import type { Keyspace } from "../src/redis/keys";
+import { entryEvents } from "../src/streams/event-log";
+import { cleanJobNames, type CleanJob } from "./clean.queue";
+
+export const CONSUMER_GROUP = "lifeline";
+
+export type BridgeOptions = {
+  consumer: string;
+  /** Stream entries read per partition and call. */
+  readCount: number;
+  /** Most events in one clean job. */
+  jobMaxEvents: number;
+  claimIdleMs: number;
+};
+
+type Entry = [id: string, fields: string[]];
+
+/**
+ * Streams → BullMQ. A consumer group per partition stream; entries become clean jobs (bulk
+ * add) and are acknowledged only once the jobs exist. Entries a dead consumer left pending
+ * are claimed after claimIdleMs. A job id names the stream entries it covers, so a re-read
+ * adds no second job while the first is kept; the profile stage skips applied messageIds.
+ */
+export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueue: Queue<CleanJob>, log: Logger, opts: BridgeOptions) {
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let lastClaimAt = 0;
+
+  async function ensureGroups(): Promise<void> {
+    await Promise.all(
+      Array.from({ length: keys.partitions }, (_, p) =>
+        redis.xgroup("CREATE", keys.stream(p), CONSUMER_GROUP, "0", "MKSTREAM").catch((err: Error) => {
+          if (!err.message.includes("BUSYGROUP")) throw err;
+        }),
+      ),
+    );
+  }
+
+  function toJobs(partition: number, entries: Entry[]) {
+    const jobs: { name: string; data: CleanJob; opts: { jobId: string } }[] = [];
+    let group: Entry[] = [];
+    let events: CleanJob["events"] = [];
+    const close = () => {
+      if (!group.length) return;
+      jobs.push({
+        name: cleanJobNames.batch,
+        data: { partition, events },
+        opts: { jobId: `p${partition}-${group[0]![0]}-${group[group.length - 1]![0]}` },
+      });
+      group = [];
+      events = [];
+    };
+    for (const entry of entries) {
+      const inEntry = entryEvents(entry[1]);
+      if (events.length && events.length + inEntry.length > opts.jobMaxEvents) close();
+      group.push(entry);
+      events.push(...inEntry);
+    }
+    close();
+    return jobs;
+  }
+
+  async function handOff(partition: number, entries: Entry[]): Promise<number> {
+    const live = entries.filter(([, fields]) => fields);
+    const jobs = toJobs(partition, live);
+    if (jobs.length) await cleanQueue.addBulk(jobs);
+    await redis.xack(keys.stream(partition), CONSUMER_GROUP, ...entries.map(([id]) => id));
+    return jobs.reduce((n, j) => n + j.data.events.length, 0);
+  }
+
+  async function readNew(): Promise<number> {
+    const replies = await Promise.all(
+      Array.from({ length: keys.partitions }, (_, p) =>
+        redis.xreadgroup("GROUP", CONSUMER_GROUP, opts.consumer, "COUNT", opts.readCount, "STREAMS", keys.stream(p), ">") as Promise<
+          [string, Entry[]][] | null
+        >,
+      ),
+    );
+    let moved = 0;
+    await Promise.all(
+      replies.map(async (reply, p) => {
+        const entries = reply?.[0]?.[1];
+        if (entries?.length) moved += await handOff(p, entries);
+      }),
+    );
+    return moved;
+  }
+
+  async function claimAbandoned(): Promise<number> {
+    let moved = 0;
+    await Promise.all(
+      Array.from({ length: keys.partitions }, async (_, p) => {
+        const [, entries, deleted] = (await redis.xautoclaim(keys.stream(p), CONSUMER_GROUP, opts.consumer, opts.claimIdleMs, "0-0", "COUNT", opts.readCount)) as [
+          string,
+          Entry[],
+          string[],
+        ];
+        if (deleted?.length) await redis.xack(keys.stream(p), CONSUMER_GROUP, ...deleted);
+        if (entries.length) {
+          log.info({ partition: p, entries: entries.length }, "claimed entries a dead consumer left pending");
+          moved += await handOff(p, entries);
+        }
+      }),
+    );
+    return moved;
+  }
+
+  async function run(): Promise<void> {
+    let idleMs = 5;
+    while (running) {
+      try {
+        let moved = 0;
+        if (Date.now() - lastClaimAt > Math.min(opts.claimIdleMs, 5_000)) {
+          lastClaimAt = Date.now();
+          moved += await claimAbandoned();
+        }
+        moved += await readNew();
+        idleMs = moved ? 0 : Math.min(Math.max(idleMs * 2, 5), 100);
+      } catch (err) {
+        log.warn({ err }, "stream bridge iteration failed; retrying");
+        idleMs = 1_000;
+      }
+      if (idleMs) await Bun.sleep(idleMs);
+    }
+  }
+
+  return {
+    async start(): Promise<void> {
+      await ensureGroups();
+      running = true;
+      loop = run();
+    },
+    /** Finishes the hand-off in progress, then stops reading. */
+    async stop(): Promise<void> {
+      running = false;
+      await loop;
+    },
+  };
+}

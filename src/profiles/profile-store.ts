@@ -1,0 +1,104 @@
+import { applyEvents, emptyProfile, profileSchema, stageFor, type Profile } from "../../pipelines/profile";
+import type { CleanEvent } from "../../pipelines/clean-event";
+import type { StageRules } from "../../pipelines/lifecycle-stage";
+import type { RedisClient } from "../redis/connection";
+import type { Keyspace } from "../redis/keys";
+
+// Compare-and-set: the profile and the messageIds it now includes are written together, and
+// only if nobody changed the profile since we read it. A replayed event is found in the
+// applied set and skipped, so processing the same messageId twice changes nothing.
+const CAS_SCRIPT = `
+local v = redis.call('HGET', KEYS[1], 'v')
+if (v or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'v', ARGV[3])
+local ids = tonumber(ARGV[4])
+redis.call('SADD', KEYS[2], unpack(ARGV, 5, 4 + ids))
+if #ARGV > 4 + ids then
+  redis.call('RPUSH', KEYS[3], unpack(ARGV, 5 + ids))
+  redis.call('LTRIM', KEYS[3], -5000, -1)
+end
+return 1`;
+
+type CasClient = RedisClient & { lifelineProfileCas(numKeys: 3, ...args: (string | number)[]): Promise<number> };
+
+export const ANONYMOUS_PREFIX = "anon:";
+export const isAnonymousCustomer = (customerId: string) => customerId.startsWith(ANONYMOUS_PREFIX);
+
+export type ApplyResult = { profile: Profile; applied: CleanEvent[] };
+
+export type ProfileStore = ReturnType<typeof createProfileStore>;
+
+export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: StageRules) {
+  if (!("lifelineProfileCas" in redis)) (redis as RedisClient).defineCommand("lifelineProfileCas", { lua: CAS_SCRIPT });
+  const client = redis as CasClient;
+
+  async function read(customerId: string): Promise<{ profile: Profile | undefined; version: string }> {
+    const [json, v] = await redis.hmget(keys.profile(customerId), "json", "v");
+    return { profile: json ? profileSchema.parse(JSON.parse(json)) : undefined, version: v ?? "" };
+  }
+
+  return {
+    async get(customerId: string): Promise<Profile | undefined> {
+      return (await read(customerId)).profile;
+    },
+
+    /**
+     * Applies the events this customer's profile does not include yet; returns them with
+     * their stage in the customer's history. Safe to call again with the same events.
+     */
+    async apply(customerId: string, events: CleanEvent[]): Promise<ApplyResult> {
+      const keepEvents = isAnonymousCustomer(customerId);
+      for (let attempt = 0; ; attempt++) {
+        const ids = events.map((e) => e.messageId);
+        const [{ profile: current, version }, seen] = await Promise.all([read(customerId), redis.smismember(keys.applied(customerId), ...ids)]);
+        const unique = new Set<string>();
+        const fresh = events.filter((e, i) => seen[i] === 0 && !unique.has(e.messageId) && unique.add(e.messageId));
+        const base = current ?? emptyProfile(customerId);
+        if (fresh.length === 0) return { profile: base, applied: [] };
+
+        const next = applyEvents(base, fresh, rules);
+        const stageById = new Map(next.recentEvents.map((r) => [r.messageId, r.stage]));
+        const applied = fresh.map((e) => ({ ...e, stage: stageById.get(e.messageId) ?? stageFor(next, e, rules) }));
+        const args: (string | number)[] = [
+          keys.profile(customerId),
+          keys.applied(customerId),
+          keys.anonymousEvents(customerId),
+          version,
+          JSON.stringify(next),
+          String(next.version),
+          fresh.length,
+          ...fresh.map((e) => e.messageId),
+          ...(keepEvents ? applied.map((e) => JSON.stringify(e)) : []),
+        ];
+        if ((await client.lifelineProfileCas(3, ...args)) === 1) {
+          if (!current) await redis.sadd(keys.customerShard(keys.customerShardOf(customerId)), customerId);
+          return { profile: next, applied };
+        }
+        if (attempt > 50) throw new Error(`profile of ${customerId} kept changing under us; giving up after ${attempt} attempts`);
+      }
+    },
+
+    /** The cleaned events kept for an anonymous customer, oldest first. */
+    async anonymousEvents(customerId: string): Promise<CleanEvent[]> {
+      const raw = await redis.lrange(keys.anonymousEvents(customerId), 0, -1);
+      return raw.map((r) => JSON.parse(r) as CleanEvent);
+    },
+
+    async remove(customerId: string): Promise<void> {
+      await redis.del(keys.profile(customerId), keys.applied(customerId), keys.anonymousEvents(customerId));
+      await redis.srem(keys.customerShard(keys.customerShardOf(customerId)), customerId);
+    },
+
+    /** Every customer id, shard by shard. */
+    async *customerIds(): AsyncGenerator<string> {
+      for (let shard = 0; shard < keys.customerShards; shard++) {
+        let cursor = "0";
+        do {
+          const [next, ids] = await redis.sscan(keys.customerShard(shard), cursor, "COUNT", 1000);
+          cursor = next;
+          yield* ids;
+        } while (cursor !== "0");
+      }
+    },
+  };
+}
