@@ -69,7 +69,8 @@ export function customerDirection(cv: CustomerVector): Float32Array | undefined 
 export function normalised(vector: Float32Array): Float32Array {
   let norm = 0;
   for (let i = 0; i < vector.length; i++) norm += vector[i]! * vector[i]!;
-  if (norm === 0) return Float32Array.from(vector);
-  const inv = 1 / Math.sqrt(norm);
-  return Float32Array.from(vector, (x) => x * inv);
+  const inv = norm === 0 ? 1 : 1 / Math.sqrt(norm);
+  const out = new Float32Array(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! * inv;
+  return out;
 }
