@@ -1,4 +1,4 @@
-import { Database, type Statement } from "bun:sqlite";
+import { Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { MemoryMismatchError } from "../errors/memory-mismatch-error";
@@ -75,7 +75,7 @@ export class EmbeddedStore implements MemoryStore {
   readonly path: string;
   private db?: Database;
   private slab: VectorSlab;
-  private upsertStatement?: Statement<{ seq: number }>;
+  private upsertStatement?: Statement<{ seq: number }, SQLQueryBindings[]>;
 
   constructor(private readonly options: EmbeddedStoreOptions) {
     this.meta = { modelId: options.modelId, dimensions: options.dimensions };
@@ -98,7 +98,7 @@ export class EmbeddedStore implements MemoryStore {
       throw err;
     }
     this.db = db;
-    this.upsertStatement = db.query<{ seq: number }, never>(UPSERT) as unknown as Statement<{ seq: number }>;
+    this.upsertStatement = db.query<{ seq: number }, SQLQueryBindings[]>(UPSERT);
     this.load(db);
   }
 
@@ -144,13 +144,11 @@ export class EmbeddedStore implements MemoryStore {
       if (ranked.length >= query.limit || hits.length < wanted) break;
       wanted *= 4;
     }
-    return Promise.all(
-      ranked.slice(0, query.limit).map(async ({ customerId, score }) => ({
-        customerId,
-        score,
-        events: this.withPayloads(this.slab.searchCustomer(customerId, q, query, query.perCustomer)),
-      })),
-    );
+    return ranked.slice(0, query.limit).map(({ customerId, score }) => ({
+      customerId,
+      score,
+      events: this.withPayloads(this.slab.searchCustomer(customerId, q, query, query.perCustomer)),
+    }));
   }
 
   async similarCustomers(customerId: string, k: number): Promise<SimilarCustomer[]> {
