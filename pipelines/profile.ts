@@ -128,7 +128,15 @@ export function stageFor(profile: Profile, event: CleanEvent, rules: StageRules 
  */
 export function applyEvents(profile: Profile, events: readonly CleanEvent[], rules: StageRules = defaultStageRules): Profile {
   if (events.length === 0) return profile;
-  const p = structuredClone(profile);
+  return foldEventsInto(structuredClone(profile), events, rules);
+}
+
+/**
+ * applyEvents without the defensive copy: changes `p` and returns it. For callers that own
+ * a fresh profile object (just parsed from storage), where the copy is the costliest step.
+ */
+export function foldEventsInto(p: Profile, events: readonly CleanEvent[], rules: StageRules = defaultStageRules): Profile {
+  if (events.length === 0) return p;
   for (const event of [...events].sort(byTime)) applyOne(p, event, rules);
   restageWindow(p, rules);
   pruneDailyActivity(p);

@@ -12,6 +12,7 @@ import { processClean, type AppliedListener } from "./clean.worker";
 import type { CleanJob } from "./clean.queue";
 import { isFinalFailure, recordDeadLetter } from "./dead-letter";
 import { queueNames, queueOptions, type QueueName } from "./names";
+import { keyedMutex } from "./keyed-mutex";
 import { forBullmq } from "./retry-policy";
 import { createStreamBridge } from "./stream-bridge";
 
@@ -34,17 +35,20 @@ export async function startWorkers(config: Config, log: Logger) {
   const workerOptions = (name: QueueName) => ({
     connection: redis,
     prefix: queueOptions(config, name, redis).prefix,
-    concurrency: config.LIFELINE_WORKER_CONCURRENCY,
+    concurrency: name === queueNames.clean ? Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_STREAM_PARTITIONS) : config.LIFELINE_WORKER_CONCURRENCY,
     stalledInterval: config.LIFELINE_STALLED_INTERVAL_MS,
     lockDuration: Math.max(config.LIFELINE_STALLED_INTERVAL_MS, 5_000),
   });
 
+  // Jobs of one partition carry the same customers: run them one at a time in this process,
+  // so they do not fight over the same profiles (compare-and-set retries), others side by side.
+  const byPartition = keyedMutex<number>();
   const cleanWorker = new Worker<CleanJob>(
     queueNames.clean,
     async (job) => {
       const jobLog = log.child({ queue: queueNames.clean, jobId: job.id });
       try {
-        return await processClean(job, {
+        return await byPartition(job.data.partition, () => processClean(job, {
           redis,
           droppedKey: keys.dropped(),
           cleanQueue,
@@ -54,7 +58,7 @@ export async function startWorkers(config: Config, log: Logger) {
           rules,
           log: jobLog,
           onApplied,
-        });
+        }));
       } catch (err) {
         throw forBullmq(err);
       }

@@ -49,8 +49,9 @@ export const configSchema = z
     LIFELINE_CLAIM_IDLE_MS: positiveInt(30_000),
     /** How often BullMQ looks for jobs of a dead worker. */
     LIFELINE_STALLED_INTERVAL_MS: positiveInt(30_000),
-    LIFELINE_BRIDGE_READ_COUNT: positiveInt(200),
-    LIFELINE_JOB_MAX_EVENTS: positiveInt(1_000),
+    LIFELINE_BRIDGE_READ_COUNT: positiveInt(1_000),
+    /** Larger jobs fold more events into each profile read and write. */
+    LIFELINE_JOB_MAX_EVENTS: positiveInt(5_000),
 
     QDRANT_URL: z.string().url().optional(),
     QDRANT_API_KEY: z.string().optional(),
