@@ -59,6 +59,14 @@ export const configSchema = z
     OPENAI_BASE_URL: z.string().url().optional(),
     OPENAI_API_KEY: z.string().optional(),
     LIFELINE_LLM_MODEL: z.string().default("gpt-4o-mini"),
+    /** Per chat-completion attempt of the strategy writer. */
+    LIFELINE_LLM_TIMEOUT_MS: positiveInt(20_000),
+    /** Retries after the first attempt, on 429, 5xx, timeouts and malformed answers; then the fallback playbook answers. */
+    LIFELINE_LLM_MAX_RETRIES: z.coerce.number().int().min(0).default(2),
+    /** Consecutive failed strategy calls that open the circuit breaker (answers then come from the fallback at once). */
+    LIFELINE_LLM_BREAKER_FAILURES: positiveInt(5),
+    /** How long the breaker stays open before one trial call is let through. */
+    LIFELINE_LLM_BREAKER_COOLDOWN_MS: positiveInt(30_000),
     LIFELINE_EMBEDDING_MODEL: z.string().default("text-embedding-3-small"),
     LIFELINE_EMBEDDING_DIMENSIONS: z.coerce.number().int().positive().optional(),
     LIFELINE_EMBEDDING_BATCH_SIZE: positiveInt(128),
