@@ -73,6 +73,12 @@ export const configSchema = z
     LIFELINE_EMBEDDING_TIMEOUT_MS: positiveInt(30_000),
     LIFELINE_EMBEDDING_MAX_RETRIES: z.coerce.number().int().min(0).default(4),
     LIFELINE_LOCAL_VOCAB_SIZE: positiveInt(100_000),
+    /** Events embedded and upserted together by the embed worker. */
+    LIFELINE_EMBED_BATCH_SIZE: positiveInt(256).pipe(z.number().max(4096)),
+    /** How long the embed worker waits for a batch to fill before embedding what it has. */
+    LIFELINE_EMBED_MAX_WAIT_MS: positiveInt(200),
+    /** After DELETE /clients/:id, events of that customer still in flight are dropped for this long. */
+    LIFELINE_ERASURE_TOMBSTONE_SECONDS: positiveInt(3 * 86_400),
 
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     LIFELINE_RUN_WORKERS: flag(true),

@@ -20,6 +20,8 @@ export function keyspace(prefix: string, partitions: number) {
     applied: (customerId: string) => `${prefix}:{c:${customerId}}:applied`,
     /** Cleaned events of a customer known only by anonymousId, replayed into the customer when identified. */
     anonymousEvents: (customerId: string) => `${prefix}:{c:${customerId}}:events`,
+    /** Set by erasure, with a TTL: events of this customer still in flight are dropped, not applied. */
+    erased: (customerId: string) => `${prefix}:{c:${customerId}}:erased`,
     /** anonymousId → the userId it was linked to by identify/alias. */
     identityLink: (anonymousId: string) => `${prefix}:{a:${anonymousId}}:link`,
     /** Customer ids, sharded so no single key takes every write. */
