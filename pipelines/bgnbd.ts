@@ -121,10 +121,32 @@ export type BgnbdFit = { params: BgnbdParams; logLikelihood: number };
 export function fitBgnbd(data: readonly RepeatSummary[], options: { starts?: number[][] } = {}): BgnbdFit {
   if (data.length === 0) throw new Error("fitBgnbd needs at least one customer");
   const pooled = pool(data);
+  // The x-only terms (Γ and B functions) are evaluated once per distinct x, not per customer.
+  const xs = [...new Set(pooled.map((p) => p.s.x))].sort((u, v) => u - v);
+  const xIndex = new Map(xs.map((x, i) => [x, i]));
+  const groupOf = Int32Array.from(pooled, (p) => xIndex.get(p.s.x)!);
+  const common = new Float64Array(xs.length);
+  const aliveConst = new Float64Array(xs.length);
+  const droppedConst = new Float64Array(xs.length);
   const negMean = (logs: number[]) => {
     const [r, alpha, a, b] = logs.map(Math.exp) as [number, number, number, number];
+    const lnAlpha = Math.log(alpha);
+    const lnGammaR = gammaln(r);
+    const lnBetaAB = betaln(a, b);
+    for (let g = 0; g < xs.length; g++) {
+      const x = xs[g]!;
+      common[g] = gammaln(r + x) - lnGammaR + r * lnAlpha;
+      aliveConst[g] = betaln(a, b + x) - lnBetaAB;
+      droppedConst[g] = x > 0 ? betaln(a + 1, b + x - 1) - lnBetaAB : 0;
+    }
     let sum = 0;
-    for (const { s, weight } of pooled) sum += weight * customerLogLikelihood({ r, alpha, a, b }, s);
+    for (let k = 0; k < pooled.length; k++) {
+      const { s, weight } = pooled[k]!;
+      const g = groupOf[k]!;
+      const stillAlive = aliveConst[g]! - (r + s.x) * Math.log(alpha + s.T);
+      const ll = s.x === 0 ? stillAlive : logAddExp(stillAlive, droppedConst[g]! - (r + s.x) * Math.log(alpha + s.tx));
+      sum += weight * (common[g]! + ll);
+    }
     return -sum / data.length;
   };
   const meanT = data.reduce((s, d) => s + d.T, 0) / data.length;
