@@ -30,13 +30,21 @@ function event(n: number, userId = `c-${n % customers}`) {
   };
 }
 
+/** Posts a batch as a well-behaved producer would: retrying 503/429 after Retry-After. */
 async function post(port: number, batch: unknown[]) {
-  const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${WRITE_KEY}` },
-    body: JSON.stringify({ batch }),
-  });
-  if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+  const body = JSON.stringify({ batch });
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${WRITE_KEY}` },
+      body,
+    });
+    if (res.status === 200) return;
+    if (res.status !== 503 && res.status !== 429) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
+    await res.text();
+    await Bun.sleep(Number(res.headers.get("retry-after") ?? 1) * 1000);
+  }
+  throw new Error("ingest kept answering 503/429");
 }
 
 async function ingest(port: number, count: number, offset: number) {
