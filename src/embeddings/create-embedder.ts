@@ -3,7 +3,7 @@ import type { Embedder } from "./embedder";
 import { createLocalEmbedder, DEFAULT_LOCAL_VOCAB_SIZE } from "./local-model";
 import { createOpenAICompatibleEmbedder, type EmbedOutcome } from "./openai-compatible";
 
-/** Settings not yet in the config schema; each names the env variable it will become. */
+/** Overrides of the config's embedding settings; each names the env variable it overrides. */
 export type EmbedderSettings = {
   /** LIFELINE_LOCAL_VOCAB_SIZE. @defaultValue 100000 */
   localVocabSize?: number;
@@ -29,9 +29,9 @@ const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
 export async function createEmbedder(config: Config, opts: EmbedderSettings = {}): Promise<Embedder> {
   if (config.EMBEDDINGS_PROVIDER === "local")
-    return createLocalEmbedder({ dataDir: config.LIFELINE_DATA_DIR, vocabSize: opts.localVocabSize ?? DEFAULT_LOCAL_VOCAB_SIZE });
+    return createLocalEmbedder({ dataDir: config.LIFELINE_DATA_DIR, vocabSize: opts.localVocabSize ?? config.LIFELINE_LOCAL_VOCAB_SIZE ?? DEFAULT_LOCAL_VOCAB_SIZE });
   const model = config.LIFELINE_EMBEDDING_MODEL;
-  const dimensions = opts.dimensions ?? knownDimensions[model];
+  const dimensions = opts.dimensions ?? config.LIFELINE_EMBEDDING_DIMENSIONS ?? knownDimensions[model];
   if (dimensions === undefined)
     throw new Error(`fix these settings:\n  LIFELINE_EMBEDDING_DIMENSIONS: required for model ${model} (its vector length)`);
   return createOpenAICompatibleEmbedder({
@@ -40,9 +40,9 @@ export async function createEmbedder(config: Config, opts: EmbedderSettings = {}
     apiKey: config.OPENAI_API_KEY ?? "unused",
     model,
     dimensions,
-    batchSize: opts.batchSize,
-    timeoutMs: opts.timeoutMs,
-    maxRetries: opts.maxRetries,
+    batchSize: opts.batchSize ?? config.LIFELINE_EMBEDDING_BATCH_SIZE,
+    timeoutMs: opts.timeoutMs ?? config.LIFELINE_EMBEDDING_TIMEOUT_MS,
+    maxRetries: opts.maxRetries ?? config.LIFELINE_EMBEDDING_MAX_RETRIES,
     onOutcome: opts.onOutcome,
   });
 }

@@ -7,7 +7,9 @@ import type { Keyspace } from "../redis/keys";
 // Compare-and-set: the profile and the messageIds it now includes are written together, and
 // only if nobody changed the profile since we read it. A replayed event is found in the
 // applied set and skipped, so processing the same messageId twice changes nothing.
+// An erased customer (tombstone KEYS[4]) takes nothing in, so late events cannot resurrect it.
 const CAS_SCRIPT = `
+if redis.call('EXISTS', KEYS[4]) == 1 then return 2 end
 local v = redis.call('HGET', KEYS[1], 'v')
 if (v or '') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'v', ARGV[3])
@@ -19,7 +21,7 @@ if #ARGV > 4 + ids then
 end
 return 1`;
 
-type CasClient = RedisClient & { lifelineProfileCas(numKeys: 3, ...args: (string | number)[]): Promise<number> };
+type CasClient = RedisClient & { lifelineProfileCas(numKeys: 4, ...args: (string | number)[]): Promise<number> };
 
 export const ANONYMOUS_PREFIX = "anon:";
 export const isAnonymousCustomer = (customerId: string) => customerId.startsWith(ANONYMOUS_PREFIX);
@@ -65,6 +67,7 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
           keys.profile(customerId),
           keys.applied(customerId),
           keys.anonymousEvents(customerId),
+          keys.erased(customerId),
           version,
           JSON.stringify(next),
           String(next.version),
@@ -72,7 +75,9 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
           ...fresh.map((e) => e.messageId),
           ...(keepEvents ? applied.map((e) => JSON.stringify(e)) : []),
         ];
-        if ((await client.lifelineProfileCas(3, ...args)) === 1) {
+        const outcome = await client.lifelineProfileCas(4, ...args);
+        if (outcome === 2) return { profile: base, applied: [] };
+        if (outcome === 1) {
           if (!current) await redis.sadd(keys.customerShard(keys.customerShardOf(customerId)), customerId);
           return { profile: next, applied };
         }
