@@ -80,6 +80,15 @@ export const configSchema = z
     /** After DELETE /clients/:id, events of that customer still in flight are dropped for this long. */
     LIFELINE_ERASURE_TOMBSTONE_SECONDS: positiveInt(3 * 86_400),
 
+    /** Events per second per write key on ingest (token bucket in Redis, shared by API replicas); 0 = off. */
+    LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: z.coerce.number().int().min(0).default(20_000),
+    /** Requests per second per read or admin key; 0 = off. */
+    LIFELINE_RATE_LIMIT_REQUESTS_PER_SEC: z.coerce.number().int().min(0).default(200),
+    /** GET /ready answers 503 when undelivered stream entries plus waiting jobs exceed this; 0 = no check. */
+    LIFELINE_READY_MAX_BACKLOG: z.coerce.number().int().min(0).default(1_000_000),
+    /** How long a dashboard login (cookie) lasts. */
+    LIFELINE_ADMIN_SESSION_HOURS: positiveInt(12),
+
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     LIFELINE_RUN_WORKERS: flag(true),
   })
