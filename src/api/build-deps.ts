@@ -5,6 +5,7 @@ import { keyspace } from "../redis/keys";
 import { createEventLog } from "../streams/event-log";
 import { keyRing } from "./auth";
 import type { AppDeps } from "./deps";
+import { lazySemanticMemory } from "./semantic-memory";
 import { createIdentities } from "../profiles/identities";
 import { createProfileStore } from "../profiles/profile-store";
 import { loadStageRules } from "../profiles/stage-rules";
@@ -17,6 +18,7 @@ export function buildAppDeps(config: Config, log: Logger): AppDeps {
     config,
     profiles,
     identities: createIdentities(redis, keys, profiles),
+    semantic: lazySemanticMemory(config),
     log,
     redis,
     keys,

@@ -6,6 +6,7 @@ import type { EventLog } from "../streams/event-log";
 import type { Identities } from "../profiles/identities";
 import type { ProfileStore } from "../profiles/profile-store";
 import type { KeyRing } from "./auth";
+import type { SemanticMemory } from "./semantic-memory";
 
 /** What the HTTP layer needs; built once by the entry point, replaced in tests. */
 export type AppDeps = {
@@ -17,4 +18,6 @@ export type AppDeps = {
   eventLog: EventLog;
   profiles: ProfileStore;
   identities: Identities;
+  /** Embedder + vector memory for the memory routes and erasure. */
+  semantic: SemanticMemory;
 };

@@ -13,10 +13,13 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   const app = createApp(deps).listen({ port: config.PORT, hostname: config.HOST, maxRequestBodySize: config.LIFELINE_MAX_BODY_BYTES * 4 });
   const port = app.server!.port!;
   log.info({ port }, "api listening");
+  // Warm the memory in the background so the first memory request does not wait for the model.
+  deps.semantic.open().catch((err: unknown) => log.warn({ err }, "vector memory could not be opened yet; memory routes will retry"));
   return {
     port,
     async stop() {
       await app.stop();
+      await deps.semantic.close();
       deps.redis.disconnect();
     },
   };
