@@ -2,6 +2,10 @@ import { hostname } from "node:os";
 import { Queue, Worker } from "bullmq";
 import { defaultVocabulary } from "../pipelines/event-names";
 import type { Config } from "../src/config";
+import { createEmbedder } from "../src/embeddings/create-embedder";
+import type { Embedder } from "../src/embeddings/embedder";
+import { createMemoryStore } from "../src/memory/create-memory-store";
+import type { MemoryStore } from "../src/memory/memory-store";
 import type { Logger } from "../src/log/logger";
 import { createIdentities } from "../src/profiles/identities";
 import { createProfileStore } from "../src/profiles/profile-store";
@@ -11,6 +15,8 @@ import { keyspace } from "../src/redis/keys";
 import { processClean, type AppliedListener } from "./clean.worker";
 import type { CleanJob } from "./clean.queue";
 import { isFinalFailure, recordDeadLetter } from "./dead-letter";
+import { enqueueEmbeds, type EmbedJob } from "./embed.queue";
+import { createEmbedStage } from "./embed.worker";
 import { queueNames, queueOptions, type QueueName } from "./names";
 import { keyedMutex } from "./keyed-mutex";
 import { forBullmq } from "./retry-policy";
@@ -18,24 +24,39 @@ import { createStreamBridge } from "./stream-bridge";
 
 export type WorkerRuntime = Awaited<ReturnType<typeof startWorkers>>;
 
+/** Shared instead of opened by the runtime (tests share one store with an in-process API). */
+export type WorkerResources = { embedder?: Embedder; memory?: MemoryStore };
+
 /** One worker process: the stream bridge and the queue workers, sharing one Redis connection. */
-export async function startWorkers(config: Config, log: Logger) {
+export async function startWorkers(config: Config, log: Logger, resources: WorkerResources = {}) {
   const redis = createRedis(config, "worker");
   await waitUntilReady(redis, 30_000);
   const keys = keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS);
   const rules = loadStageRules(config);
   const profiles = createProfileStore(redis, keys, rules);
-  const identities = createIdentities(redis, keys, profiles);
+  const embedder = resources.embedder ?? (await createEmbedder(config));
+  const memory = resources.memory ?? (await createMemoryStore(config, embedder));
+  if (!resources.memory) await memory.init();
+  // Stitching reaches the vector memory: the visitor's points move to the customer.
+  const identities = createIdentities(redis, keys, profiles, [(from, to) => memory.reassignCustomer(from, to)]);
   const onApplied: AppliedListener[] = [];
 
   const queue = (name: QueueName) => new Queue(name, queueOptions(config, name, redis));
   const cleanQueue = queue(queueNames.clean) as Queue<CleanJob>;
   const deadLetters = queue(queueNames.deadLetter);
+  const embedQueue = queue(queueNames.embed) as Queue<EmbedJob>;
+  onApplied.push((customerId, applied) => enqueueEmbeds(embedQueue, customerId, applied, config.LIFELINE_EMBED_BATCH_SIZE));
 
   const workerOptions = (name: QueueName) => ({
     connection: redis,
     prefix: queueOptions(config, name, redis).prefix,
-    concurrency: name === queueNames.clean ? Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_STREAM_PARTITIONS) : config.LIFELINE_WORKER_CONCURRENCY,
+    concurrency:
+      name === queueNames.clean
+        ? Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_STREAM_PARTITIONS)
+        : // Embed jobs wait in a shared batch; enough of them must be active at once to fill it.
+          name === queueNames.embed
+          ? Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_EMBED_BATCH_SIZE)
+          : config.LIFELINE_WORKER_CONCURRENCY,
     stalledInterval: config.LIFELINE_STALLED_INTERVAL_MS,
     lockDuration: Math.max(config.LIFELINE_STALLED_INTERVAL_MS, 5_000),
   });
@@ -66,7 +87,29 @@ export async function startWorkers(config: Config, log: Logger) {
     workerOptions(queueNames.clean),
   );
 
-  for (const [name, worker] of [[queueNames.clean, cleanWorker]] as const)
+  const embedStage = createEmbedStage({
+    redis,
+    keys,
+    identities,
+    embedder,
+    memory,
+    log: log.child({ queue: queueNames.embed }),
+    batchSize: config.LIFELINE_EMBED_BATCH_SIZE,
+    maxWaitMs: config.LIFELINE_EMBED_MAX_WAIT_MS,
+  });
+  const embedWorker = new Worker<EmbedJob>(
+    queueNames.embed,
+    async (job) => {
+      try {
+        return await embedStage.process(job);
+      } catch (err) {
+        throw forBullmq(err);
+      }
+    },
+    workerOptions(queueNames.embed),
+  );
+
+  for (const [name, worker] of [[queueNames.clean, cleanWorker], [queueNames.embed, embedWorker]] as const)
     worker.on("failed", (job, err) => {
       if (!job) return;
       const final = isFinalFailure(job, err);
@@ -89,12 +132,19 @@ export async function startWorkers(config: Config, log: Logger) {
     profiles,
     identities,
     onApplied,
-    queues: { clean: cleanQueue, deadLetter: deadLetters },
+    embedder,
+    memory,
+    queues: { clean: cleanQueue, embed: embedQueue, deadLetter: deadLetters },
     /** Graceful: stop reading streams, let active jobs finish, then disconnect. */
     async stop(): Promise<void> {
       await bridge.stop();
       await cleanWorker.close();
-      await Promise.all([cleanQueue.close(), deadLetters.close()]);
+      // Jobs waiting in a part-filled batch must finish for close() to return.
+      const closing = embedWorker.close();
+      await embedStage.flush();
+      await closing;
+      await Promise.all([cleanQueue.close(), embedQueue.close(), deadLetters.close()]);
+      if (!resources.memory) await memory.close();
       redis.disconnect();
     },
   };

@@ -1,0 +1,135 @@
+import { UnrecoverableError, type Job } from "bullmq";
+import { renderEventText } from "../pipelines/render-text";
+import type { Embedder } from "../src/embeddings/embedder";
+import type { Logger } from "../src/log/logger";
+import type { MemoryPoint, MemoryStore } from "../src/memory/memory-store";
+import { pointId } from "../src/memory/point-id";
+import type { Identities } from "../src/profiles/identities";
+import { ANONYMOUS_PREFIX, isAnonymousCustomer } from "../src/profiles/profile-store";
+import type { RedisClient } from "../src/redis/connection";
+import type { Keyspace } from "../src/redis/keys";
+import { embedJobSchema, type EmbedJob } from "./embed.queue";
+
+export type EmbedDeps = {
+  redis: RedisClient;
+  keys: Keyspace;
+  identities: Identities;
+  embedder: Embedder;
+  memory: MemoryStore;
+  log: Logger;
+  /** Events embedded together (LIFELINE_EMBED_BATCH_SIZE). */
+  batchSize: number;
+  /** Longest a job waits for its batch to fill (LIFELINE_EMBED_MAX_WAIT_MS). */
+  maxWaitMs: number;
+};
+
+export type EmbedOutcome = { embedded: number; skippedErased: number };
+
+/**
+ * The embed stage: jobs from many customers are gathered into one embedding call and one upsert,
+ * up to `batchSize` events or `maxWaitMs`, whichever comes first. Give the worker a concurrency
+ * of about `batchSize` so enough jobs are active at once to fill a batch.
+ */
+export function createEmbedStage(d: EmbedDeps) {
+  const batcher = microBatcher<EmbedJob, EmbedOutcome>(d.batchSize, d.maxWaitMs, (job) => job.events.length, (jobs) => embedAndUpsert(jobs, d));
+  return {
+    async process(job: Job<EmbedJob>): Promise<EmbedOutcome> {
+      const parsed = embedJobSchema.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`embed job data is invalid: ${parsed.error.message}`);
+      // A job that failed in a batch goes alone next time, so one bad event cannot sink its neighbours again.
+      if (job.attemptsMade > 0) return (await embedAndUpsert([parsed.data], d))[0]!;
+      return batcher.submit(parsed.data);
+    },
+    /** Embeds whatever is waiting now (used on shutdown). */
+    flush: () => batcher.flush(),
+  };
+}
+
+/** render → embed → upsert for a batch of jobs; one outcome per job. */
+export async function embedAndUpsert(jobs: EmbedJob[], d: EmbedDeps): Promise<EmbedOutcome[]> {
+  const owners = await Promise.all(jobs.map((j) => currentCustomer(j.customerId, d.identities)));
+  const erased = await erasedSet([...new Set(owners)], d);
+  const work = jobs.flatMap((job, i) => (erased.has(owners[i]!) ? [] : job.events.map((event) => ({ customerId: owners[i]!, event }))));
+  if (work.length) {
+    const texts = work.map((w) => renderEventText(w.event));
+    const vectors = await d.embedder.embed(texts);
+    const points: MemoryPoint[] = work.map(({ customerId, event }, i) => ({
+      id: pointId(event.messageId),
+      customerId,
+      vector: vectors[i]!,
+      payload: { messageId: event.messageId, type: event.type, event: event.name, stage: event.stage, ts: event.ts, text: texts[i]! },
+    }));
+    await d.memory.upsert(points);
+    await settleAfterUpsert([...new Set(work.map((w) => w.customerId))], d);
+    d.log.debug({ points: points.length, jobs: jobs.length }, "embedded batch");
+  }
+  return jobs.map((job, i) => (erased.has(owners[i]!) ? { embedded: 0, skippedErased: job.events.length } : { embedded: job.events.length, skippedErased: 0 }));
+}
+
+/**
+ * Closes two races with the upsert we just made, both of which would otherwise leave points under
+ * the wrong customer: an identify that linked this visitor meanwhile (its merge moved the visitor's
+ * points before ours landed), and an erasure that deleted the customer's memory before ours landed.
+ * Either writer that comes later does the move or delete itself, so checking after writing suffices.
+ */
+async function settleAfterUpsert(customerIds: string[], d: EmbedDeps): Promise<void> {
+  for (const customerId of customerIds) {
+    const owner = await currentCustomer(customerId, d.identities);
+    if (owner !== customerId) await d.memory.reassignCustomer(customerId, owner);
+    const erased = await erasedSet([...new Set([customerId, owner])], d);
+    for (const id of erased) await d.memory.deleteCustomer(id);
+  }
+}
+
+/** A visitor's events belong to the customer its anonymousId has been linked to, if any. */
+function currentCustomer(customerId: string, identities: Identities): Promise<string> {
+  if (!isAnonymousCustomer(customerId)) return Promise.resolve(customerId);
+  return identities.customerOf({ anonymousId: customerId.slice(ANONYMOUS_PREFIX.length) });
+}
+
+async function erasedSet(customerIds: string[], d: EmbedDeps): Promise<Set<string>> {
+  if (customerIds.length === 0) return new Set();
+  const pipeline = d.redis.pipeline();
+  for (const id of customerIds) pipeline.exists(d.keys.erased(id));
+  const replies = (await pipeline.exec()) ?? [];
+  return new Set(customerIds.filter((_, i) => replies[i]?.[1] === 1));
+}
+
+type Pending<T, R> = { item: T; resolve: (r: R) => void; reject: (e: unknown) => void };
+
+/**
+ * Gathers items submitted separately into batches of about `maxSize` (by `sizeOf`) or `maxWaitMs`;
+ * each submitter gets its own item's result, or the batch's error.
+ */
+export function microBatcher<T, R>(maxSize: number, maxWaitMs: number, sizeOf: (item: T) => number, run: (items: T[]) => Promise<R[]>) {
+  let pending: Pending<T, R>[] = [];
+  let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  async function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const batch = pending;
+    pending = [];
+    size = 0;
+    if (batch.length === 0) return;
+    try {
+      const results = await run(batch.map((p) => p.item));
+      batch.forEach((p, i) => p.resolve(results[i]!));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+
+  return {
+    submit(item: T): Promise<R> {
+      return new Promise<R>((resolve, reject) => {
+        pending.push({ item, resolve, reject });
+        size += sizeOf(item);
+        if (size >= maxSize) void flush();
+        else timer ??= setTimeout(() => void flush(), maxWaitMs);
+      });
+    },
+    flush,
+  };
+}
