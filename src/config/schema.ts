@@ -53,6 +53,18 @@ export const configSchema = z
     /** Larger jobs fold more events into each profile read and write. */
     LIFELINE_JOB_MAX_EVENTS: positiveInt(5_000),
 
+    /** Churn: no purchase (or activity) within this many days. */
+    LIFELINE_CHURN_HORIZON_DAYS: positiveInt(90),
+    LIFELINE_CHURN_BASIS: z.enum(["purchase", "activity"]).default("purchase"),
+    LIFELINE_CHURN_EXPLICIT_CANCELLATION: flag(true),
+    LIFELINE_REFIT_INTERVAL_MS: positiveInt(6 * 3_600_000),
+    /** New events re-score a customer this long after the last one (debounced). */
+    LIFELINE_RESCORE_DEBOUNCE_MS: positiveInt(5_000),
+    LIFELINE_MODEL_REFRESH_MS: positiveInt(5_000),
+    LIFELINE_SIGNAL_MAX_BULK: positiveInt(1_000),
+    LIFELINE_SIGNAL_WAIT_MS: positiveInt(10_000),
+    LIFELINE_RECOMMENDATIONS: positiveInt(10),
+
     QDRANT_URL: z.string().url().optional(),
     QDRANT_API_KEY: z.string().optional(),
     EMBEDDINGS_PROVIDER: z.enum(["local", "openai"]).default("local"),
