@@ -19,8 +19,8 @@
 export type FakeRoute = "embeddings" | "chat";
 
 export type FakeBehaviour =
-  /** A normal answer, optionally late or with chat content of its own. */
-  | { kind: "ok"; delayMs?: number; content?: string }
+  /** A normal answer, optionally late, or (chat) with content and `finish_reason` of its own (default "stop"). */
+  | { kind: "ok"; delayMs?: number; content?: string; finishReason?: "stop" | "length" | "content_filter" }
   /** 429 with `Retry-After` (seconds or an HTTP date) when given. */
   | { kind: "rate-limit"; retryAfter?: string }
   /** A 5xx (default 500) with an OpenAI-style error body. */
@@ -100,7 +100,7 @@ function respond(route: FakeRoute, b: Exclude<FakeBehaviour, { kind: "hang" }>, 
     case "wrong-dimension":
       return route === "embeddings" ? Response.json(embeddingsBody(body, b.dimensions)) : errorResponse(400, "wrong-dimension is for embeddings");
     case "ok":
-      return Response.json(route === "embeddings" ? embeddingsBody(body, requestedDimensions(body) ?? opts.embeddingDimensions ?? 8) : chatBody(body, b.content, opts));
+      return Response.json(route === "embeddings" ? embeddingsBody(body, requestedDimensions(body) ?? opts.embeddingDimensions ?? 8) : chatBody(body, b, opts));
   }
 }
 
@@ -146,7 +146,7 @@ function textVector(text: string, dimensions: number): Float32Array {
   return v;
 }
 
-function chatBody(body: unknown, content: string | undefined, opts: FakeOpenAIOptions) {
+function chatBody(body: unknown, { content, finishReason }: Extract<FakeBehaviour, { kind: "ok" }>, opts: FakeOpenAIOptions) {
   const configured = opts.chatContent ?? "{}";
   return {
     id: `chatcmpl-fake-${crypto.randomUUID()}`,
@@ -157,7 +157,7 @@ function chatBody(body: unknown, content: string | undefined, opts: FakeOpenAIOp
       {
         index: 0,
         message: { role: "assistant", content: content ?? (typeof configured === "function" ? configured(body) : configured), refusal: null },
-        finish_reason: "stop",
+        finish_reason: finishReason ?? "stop",
         logprobs: null,
       },
     ],

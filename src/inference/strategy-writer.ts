@@ -1,0 +1,201 @@
+/**
+ * Writes a retention strategy with an OpenAI-compatible LLM, and always answers: when the LLM
+ * is not configured, the circuit is open, or every attempt failed, the deterministic fallback
+ * playbook answers instead, marked `source: "fallback"` with the reason. Runs in the inference
+ * worker, never on the ingest path.
+ *
+ * Retries (ours; the SDK's are off so each attempt is counted and the backoff is ours): 408,
+ * 429, 5xx, timeouts, connection failures, unreadable bodies, and answers that are not JSON or
+ * break the schema (models are not deterministic; the next answer may be fine). A 429 or 503
+ * `Retry-After` is honoured; one longer than `maxDelayMs` ends the retries. One `write` is one
+ * call for the circuit breaker, however many attempts it took.
+ */
+import OpenAI from "openai";
+import type { Logger } from "pino";
+import { backoffDelayMs, retryAfterMs } from "../embeddings/retry-delay.ts";
+import type { CircuitBreaker } from "./circuit-breaker.ts";
+import { fallbackStrategy } from "./fallback-playbook.ts";
+import type { StrategyContext } from "./strategy-context.ts";
+import { buildStrategyMessages, promptMessageIds } from "./strategy-prompt.ts";
+import { retentionStrategyJsonSchema, retentionStrategySchema, type RetentionStrategy, type StrategyResult } from "./strategy-schema.ts";
+
+/**
+ * Per HTTP attempt: "retry" when it failed and another attempt follows; "ok", "timeout" or
+ * "error" for the attempt that ends the LLM call. Per answer from the playbook: "fallback",
+ * preceded by "breaker_open" when the circuit kept the LLM from being called.
+ */
+export type StrategyOutcome = "ok" | "retry" | "timeout" | "error" | "fallback" | "breaker_open";
+
+export type StrategyWriterOptions = {
+  /** e.g. https://api.openai.com/v1 or http://localhost:11434/v1; with neither this nor `apiKey` the LLM is not called. */
+  baseURL?: string;
+  /** Local servers need none; then a placeholder is sent. */
+  apiKey?: string;
+  model: string;
+  /** Per HTTP attempt. @defaultValue 20000 */
+  timeoutMs?: number;
+  /** Retries after the first attempt. @defaultValue 2 */
+  maxRetries?: number;
+  breaker: CircuitBreaker;
+  /** @defaultValue 500 */
+  backoffBaseMs?: number;
+  /** Cap of one backoff step; a longer Retry-After ends the retries. @defaultValue 10000 */
+  maxDelayMs?: number;
+  /**
+   * How structured output is asked for. "json_schema" sends the strategy schema (strict);
+   * servers that reject it with a 400 are asked again with "json_object" from then on.
+   * @defaultValue "json_schema"
+   */
+  responseFormat?: "json_schema" | "json_object";
+  onOutcome?: (outcome: StrategyOutcome) => void;
+  log?: Logger;
+  /** For tests. */
+  sleep?: (ms: number) => Promise<void>;
+};
+
+export type StrategyWriter = {
+  /** Never throws; `source` says who wrote the strategy. */
+  write(ctx: StrategyContext): Promise<StrategyResult>;
+};
+
+type Attempt =
+  | { kind: "ok"; strategy: RetentionStrategy }
+  | { kind: "fail"; reason: string; isRetryable: boolean; isTimeout: boolean; waitMs?: number; isFormatRejected?: boolean };
+
+export function createStrategyWriter(opts: StrategyWriterOptions): StrategyWriter {
+  const report = (o: StrategyOutcome) => opts.onOutcome?.(o);
+  const fallback = (ctx: StrategyContext, reason: string): StrategyResult => {
+    report("fallback");
+    opts.log?.warn({ customerId: ctx.customerId, reason }, "retention strategy from fallback playbook");
+    return { strategy: fallbackStrategy(ctx), source: "fallback", fallbackReason: reason };
+  };
+
+  if (!opts.apiKey && !opts.baseURL) return { write: async (ctx) => fallback(ctx, "llm not configured") };
+
+  const client = new OpenAI({
+    baseURL: opts.baseURL,
+    apiKey: opts.apiKey || "not-needed",
+    maxRetries: 0,
+    timeout: opts.timeoutMs ?? 20_000,
+  });
+  const maxRetries = opts.maxRetries ?? 2;
+  const maxDelayMs = opts.maxDelayMs ?? 10_000;
+  const sleep = opts.sleep ?? Bun.sleep;
+  let format = opts.responseFormat ?? "json_schema";
+
+  const attempt = async (ctx: StrategyContext): Promise<Attempt> => {
+    try {
+      const completion: unknown = await client.chat.completions.create({
+        model: opts.model,
+        messages: buildStrategyMessages(ctx),
+        response_format:
+          format === "json_schema"
+            ? { type: "json_schema", json_schema: { name: "retention_strategy", schema: retentionStrategyJsonSchema(), strict: true } }
+            : { type: "json_object" },
+      });
+      return readCompletion(completion, promptMessageIds(ctx));
+    } catch (err) {
+      return classify(err, format);
+    }
+  };
+
+  const callLlm = async (ctx: StrategyContext): Promise<StrategyResult> => {
+    for (let n = 0; ; n++) {
+      const result = await attempt(ctx);
+      if (result.kind === "ok") {
+        report("ok");
+        opts.breaker.onSuccess();
+        return { strategy: result.strategy, source: "llm", model: opts.model };
+      }
+      if (result.isFormatRejected) {
+        // Not the model's fault and not worth a backoff: ask again the way this server understands.
+        opts.log?.warn({ reason: result.reason }, "LLM server rejects json_schema response_format; using json_object");
+        format = "json_object";
+        report("retry");
+        n--;
+        continue;
+      }
+      const delayMs = result.waitMs ?? backoffDelayMs(n, opts.backoffBaseMs ?? 500, maxDelayMs);
+      if (!result.isRetryable || n >= maxRetries || delayMs > maxDelayMs) {
+        report(result.isTimeout ? "timeout" : "error");
+        opts.breaker.onFailure();
+        return fallback(ctx, `${result.reason} (after ${n + 1} attempt${n === 0 ? "" : "s"})`);
+      }
+      report("retry");
+      await sleep(delayMs);
+    }
+  };
+
+  return {
+    async write(ctx) {
+      if (!opts.breaker.tryAcquire()) {
+        report("breaker_open");
+        return fallback(ctx, "circuit open");
+      }
+      try {
+        return await callLlm(ctx);
+      } catch (err) {
+        // Only a bug gets here (every failure of a call is an Attempt); still answer, still count it.
+        opts.breaker.onFailure();
+        opts.log?.error({ err, customerId: ctx.customerId }, "strategy writer failed unexpectedly");
+        return fallback(ctx, "unexpected error");
+      }
+    },
+  };
+}
+
+type Completion = { choices?: { message?: { content?: string | null; refusal?: string | null }; finish_reason?: string }[] };
+
+function readCompletion(completion: unknown, allowedIds: Set<string>): Attempt {
+  const choice = (completion as Completion | null)?.choices?.[0];
+  if (choice?.message?.refusal) return { kind: "fail", reason: "LLM refused", isRetryable: false, isTimeout: false };
+  const content = choice?.message?.content;
+  if (!content) return { kind: "fail", reason: "LLM answer was empty", isRetryable: true, isTimeout: false };
+  if (choice.finish_reason === "length") return { kind: "fail", reason: "LLM answer was cut off", isRetryable: true, isTimeout: false };
+  const json = parseJsonObject(content);
+  if (json === undefined) return { kind: "fail", reason: "LLM answer was not JSON", isRetryable: true, isTimeout: false };
+  const parsed = retentionStrategySchema.safeParse(json);
+  if (!parsed.success) {
+    const where = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    return { kind: "fail", reason: `LLM answer broke the schema (${where.join("; ")})`, isRetryable: true, isTimeout: false };
+  }
+  const strategy = parsed.data;
+  // Grounding: a cited id the prompt never showed is made up.
+  return { kind: "ok", strategy: { ...strategy, citedMessageIds: strategy.citedMessageIds.filter((id) => allowedIds.has(id)) } };
+}
+
+/**
+ * Servers that ignore `response_format` often wrap JSON in a ```json fence or a sentence;
+ * take the outermost object.
+ */
+export function parseJsonObject(content: string): unknown {
+  const start = content.indexOf("{");
+  const end = content.lastIndexOf("}");
+  if (start < 0 || end <= start) return undefined;
+  try {
+    const value: unknown = JSON.parse(content.slice(start, end + 1));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Translates the SDK's failures at the edge, deciding retry once. */
+function classify(err: unknown, format: "json_schema" | "json_object"): Attempt {
+  if (err instanceof OpenAI.APIConnectionTimeoutError) return { kind: "fail", reason: "LLM timed out", isRetryable: true, isTimeout: true };
+  if (err instanceof OpenAI.APIConnectionError) return { kind: "fail", reason: "LLM connection failed", isRetryable: true, isTimeout: false };
+  if (err instanceof OpenAI.APIError && err.status !== undefined) {
+    const isRetryable = err.status === 408 || err.status === 429 || err.status >= 500;
+    const isFormatRejected = format === "json_schema" && err.status === 400 && /response_format|json_schema/i.test(err.message);
+    return {
+      kind: "fail",
+      reason: `LLM HTTP ${err.status}`,
+      isRetryable,
+      isTimeout: false,
+      isFormatRejected,
+      waitMs: isRetryable ? retryAfterMs(err.headers) : undefined,
+    };
+  }
+  // The SDK could not read the body (e.g. invalid JSON under application/json): a proxy or server glitch.
+  return { kind: "fail", reason: "LLM response unreadable", isRetryable: true, isTimeout: false };
+}
