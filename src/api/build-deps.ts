@@ -3,7 +3,11 @@ import type { Logger } from "../log/logger";
 import { createRedis } from "../redis/connection";
 import { keyspace } from "../redis/keys";
 import { createEventLog } from "../streams/event-log";
+import { openQueues } from "../../queues/open-queues";
+import { createApiMetrics } from "../metrics/api-metrics";
+import { adminSessions } from "./admin-auth";
 import { keyRing } from "./auth";
+import { createRateLimiter } from "./rate-limit";
 import type { AppDeps } from "./deps";
 import { lazySemanticMemory } from "./semantic-memory";
 import { createIdentities } from "../profiles/identities";
@@ -14,7 +18,13 @@ export function buildAppDeps(config: Config, log: Logger): AppDeps {
   const redis = createRedis(config, "api");
   const keys = keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS);
   const profiles = createProfileStore(redis, keys, loadStageRules(config));
+  const queues = openQueues(config, redis);
+  const metrics = createApiMetrics({ redis, keys, queues });
   return {
+    queues,
+    metrics,
+    rateLimiter: createRateLimiter(redis, config, (role) => metrics.rateLimited(role)),
+    adminSessions: adminSessions(config),
     config,
     profiles,
     identities: createIdentities(redis, keys, profiles),

@@ -2,7 +2,8 @@ import { Elysia } from "elysia";
 import { prepareEvent, type FieldError, type PrepareContext } from "../../../pipelines/prepare-event";
 import { eventTypes, type EventType } from "../../../pipelines/segment";
 import { InvalidRequestError, PayloadTooLargeError } from "../../errors";
-import { authorize } from "../auth";
+import { authorize, presentedKey } from "../auth";
+import { ingestEventCount } from "../rate-limit";
 import { readJsonBody } from "../read-json-body";
 import type { AppDeps } from "../deps";
 
@@ -39,6 +40,7 @@ export function ingestRoutes(deps: AppDeps) {
     const appended = good.length ? await eventLog.append(good) : [];
     const accepted = appended.filter(Boolean).length;
     const result: IngestResult = { accepted, duplicates: appended.length - accepted, rejected };
+    deps.metrics.ingested({ accepted, duplicates: result.duplicates, invalid: rejected.length - oversize, tooLarge: oversize });
     const status = rejected.length < rawEvents.length ? 200 : oversize === rejected.length ? 413 : 400;
     return { status, result };
   }
@@ -48,9 +50,12 @@ export function ingestRoutes(deps: AppDeps) {
     return outcome.status === 200 ? outcome.result : { error: outcome.status === 413 ? "PAYLOAD_TOO_LARGE" : "INVALID_EVENT", ...outcome.result };
   };
 
-  const readBody = (request: Request) => {
+  const readBody = async (request: Request) => {
     authorize(deps.keyRing, request.headers, "write");
-    return readJsonBody(request, config.LIFELINE_MAX_BODY_BYTES);
+    const body = await readJsonBody(request, config.LIFELINE_MAX_BODY_BYTES);
+    // Charged per event and before anything is appended: a 429 loses no accepted event.
+    await deps.rateLimiter.charge(presentedKey(request.headers)!, "write", ingestEventCount(body));
+    return body;
   };
 
   const app = new Elysia({ name: "ingest" })
