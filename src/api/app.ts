@@ -2,7 +2,9 @@ import { Elysia } from "elysia";
 import { httpStatus, LifelineError } from "../errors";
 import type { AppDeps } from "./deps";
 import { clientRoutes } from "./routes/clients";
+import { erasureRoutes } from "./routes/erasure";
 import { ingestRoutes } from "./routes/ingest";
+import { memoryRoutes } from "./routes/memory";
 
 export function createApp(deps: AppDeps) {
   const { log } = deps;
@@ -28,7 +30,9 @@ export function createApp(deps: AppDeps) {
       return { error: "INTERNAL", message: "internal error" };
     })
     .use(ingestRoutes(deps))
-    .use(clientRoutes(deps));
+    .use(clientRoutes(deps))
+    .use(memoryRoutes(deps))
+    .use(erasureRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

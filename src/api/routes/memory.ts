@@ -1,0 +1,115 @@
+import { Elysia } from "elysia";
+import { z } from "zod";
+import { eventTypes } from "../../../pipelines/segment";
+import { InvalidRequestError } from "../../errors";
+import { lifecycleStageSchema, type MemoryFilter, type MemoryHit } from "../../memory/memory-store";
+import { authorize } from "../auth";
+import type { AppDeps } from "../deps";
+import { knownCustomer } from "../known-customer";
+
+/** "a,b" → ["a", "b"], each checked by `item`. */
+const listParam = <T extends z.ZodType<string, string>>(item: T) =>
+  z
+    .string()
+    .transform((raw) => raw.split(",").map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(item).min(1, "give at least one value"));
+
+/** ISO 8601 time or epoch milliseconds → epoch ms. */
+const timeParam = z.string().transform((raw, ctx) => {
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (Number.isFinite(ms)) return ms;
+  ctx.addIssue({ code: "custom", message: "expected an ISO 8601 time (2024-03-01T10:00:00Z) or epoch milliseconds" });
+  return z.NEVER;
+});
+
+const intParam = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+const filterShape = {
+  stage: listParam(lifecycleStageSchema).optional(),
+  type: listParam(z.enum(eventTypes)).optional(),
+  since: timeParam.optional(),
+  until: timeParam.optional(),
+};
+const sinceBeforeUntil = <T extends { since?: number; until?: number }>(q: T) => q.since === undefined || q.until === undefined || q.since < q.until;
+const rangeError = { path: ["until"], message: "must be later than since" };
+const queryText = z.string().trim().min(1, "a query text is required").max(1_000);
+
+export const customerMemoryQuerySchema = z
+  .strictObject({ q: queryText, limit: intParam(1, 100, 10), ...filterShape })
+  .refine(sinceBeforeUntil, rangeError);
+export const memorySearchQuerySchema = z
+  .strictObject({ q: queryText, limit: intParam(1, 100, 10), perCustomer: intParam(1, 20, 3), ...filterShape })
+  .refine(sinceBeforeUntil, rangeError);
+export const similarQuerySchema = z.strictObject({ k: intParam(1, 100, 10) });
+
+/** Query parameters checked by `schema`; a bad one is a 400 naming the parameter and the reason. */
+function parseQuery<S extends z.ZodType>(schema: S, request: Request): z.infer<S> {
+  const result = schema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((i) => ({
+    field: i.path.length ? i.path.join(".") : i.code === "unrecognized_keys" ? i.keys.join(",") : "",
+    reason: i.message,
+  }));
+  throw new InvalidRequestError(`bad query parameter ${errors[0]!.field}: ${errors[0]!.reason}`, { details: { field: errors[0]!.field, errors } });
+}
+
+const toFilter = (q: { stage?: MemoryFilter["stages"]; type?: string[]; since?: number; until?: number }): MemoryFilter => ({
+  stages: q.stage,
+  types: q.type,
+  since: q.since,
+  until: q.until,
+});
+
+const eventView = (hit: MemoryHit) => ({
+  score: hit.score,
+  time: new Date(hit.payload.ts).toISOString(),
+  type: hit.payload.type,
+  event: hit.payload.event,
+  stage: hit.payload.stage,
+  text: hit.payload.text,
+  messageId: hit.payload.messageId,
+});
+
+export function memoryRoutes(deps: AppDeps) {
+  const embedQuery = async (text: string) => {
+    const semantic = await deps.semantic.open();
+    const [vector] = await semantic.embedder.embed([text]);
+    return { store: semantic.store, vector: vector! };
+  };
+
+  return new Elysia({ name: "memory" })
+    .get(
+      "/clients/:id/memory",
+      async ({ params, request }) => {
+        authorize(deps.keyRing, request.headers, "read");
+        const q = parseQuery(customerMemoryQuerySchema, request);
+        const { customerId } = await knownCustomer(deps, params.id);
+        const { store, vector } = await embedQuery(q.q);
+        const hits = await store.search({ vector, customerId, limit: q.limit, ...toFilter(q) });
+        return { customerId, query: q.q, events: hits.map(eventView) };
+      },
+      { detail: { summary: "A customer's own events ranked by meaning for a query", tags: ["memory"] } },
+    )
+    .get(
+      "/memory/search",
+      async ({ request }) => {
+        authorize(deps.keyRing, request.headers, "read");
+        const q = parseQuery(memorySearchQuerySchema, request);
+        const { store, vector } = await embedQuery(q.q);
+        const hits = await store.searchCustomers({ vector, limit: q.limit, perCustomer: q.perCustomer, ...toFilter(q) });
+        return { query: q.q, customers: hits.map((h) => ({ customerId: h.customerId, score: h.score, events: h.events.map(eventView) })) };
+      },
+      { detail: { summary: "Customers whose history best matches a query, with their matching events", tags: ["memory"] } },
+    )
+    .get(
+      "/clients/:id/similar",
+      async ({ params, request }) => {
+        authorize(deps.keyRing, request.headers, "read");
+        const q = parseQuery(similarQuerySchema, request);
+        const { customerId } = await knownCustomer(deps, params.id);
+        const { store } = await deps.semantic.open();
+        return { customerId, similar: await store.similarCustomers(customerId, q.k) };
+      },
+      { detail: { summary: "Nearest customers by recency-weighted behaviour vector", tags: ["memory"] } },
+    );
+}
