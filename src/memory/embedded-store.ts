@@ -1,8 +1,23 @@
 import { Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MemoryMismatchError } from "../errors/memory-mismatch-error";
 import { normalised } from "./customer-vector";
+import {
+  feedStep,
+  openMemoryDatabase,
+  PAYLOAD_COLUMNS,
+  pointsHighWater,
+  pruneChanges,
+  readMeta,
+  readVectorRows,
+  startCursor,
+  toPayloadRow,
+  writeMeta,
+  type FeedChange,
+  type FeedCursor,
+  type VectorRow,
+} from "./embedded-schema";
 import {
   DEFAULT_HALF_LIFE_MS,
   mismatchMessage,
@@ -13,114 +28,119 @@ import {
   type MemoryMeta,
   type MemoryPoint,
   type MemorySearch,
-  type MemoryStage,
   type MemoryStore,
   type SimilarCustomer,
 } from "./memory-store";
+import { uuidToBytes } from "./point-id";
 import { VectorSlab, type SlotHit } from "./vector-slab";
 
 export type EmbeddedStoreOptions = CustomerVectorOptions & {
-  /** Lifeline's data folder; the memory lives in `<dataDir>/memory/memory.sqlite`. */
+  /** Lifeline's data folder; the memory lives in `<dataDir>/memory/<fileName>`. */
   dataDir: string;
   modelId: string;
   dimensions: number;
+  /** @defaultValue "memory.sqlite" (reembed builds "memory.next.sqlite" beside it) */
+  fileName?: string;
+  /**
+   * How often to look for other processes' writes while idle; every search also looks first.
+   * @defaultValue 50
+   */
+  syncIntervalMs?: number;
 };
 
-type PayloadRow = {
-  seq: number;
-  id: string;
-  customer_id: string;
-  message_id: string;
-  type: string;
-  event: string;
-  stage: MemoryStage;
-  ts: number;
-  text: string;
-};
-type VectorRow = { seq: number; customer_id: string; type: string; stage: MemoryStage; ts: number; vector: Uint8Array };
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS points (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    customer_id TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    event TEXT NOT NULL,
-    stage TEXT NOT NULL,
-    ts REAL NOT NULL,
-    text TEXT NOT NULL,
-    vector BLOB NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS points_customer_id ON points (customer_id);
-`;
-
-const UPSERT = `
-  INSERT INTO points (id, customer_id, message_id, type, event, stage, ts, text, vector)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, message_id = excluded.message_id,
-    type = excluded.type, event = excluded.event, stage = excluded.stage, ts = excluded.ts,
-    text = excluded.text, vector = excluded.vector
-  RETURNING seq`;
-
+export const MEMORY_FILE = "memory.sqlite";
 const LOAD_PAGE_ROWS = 20_000;
+const PRUNE_EVERY_CHANGES = 1024;
+
+type SlabOp = { kind: "put"; seq: number; point: MemoryPoint; unit: Float32Array } | { kind: "remove"; seq: number };
 
 /**
- * The no-server memory: SQLite (WAL) is the durable, idempotent record; an in-memory slab
- * built from it at open answers every search exactly (see vector-slab.ts).
+ * The no-server memory: SQLite (WAL) is the durable, idempotent record shared by every process
+ * on the data folder; each process keeps an in-memory slab built from it that answers every
+ * search exactly (see vector-slab.ts), and tails the file (embedded-schema.ts) so writes from
+ * other processes are applied before its next answer.
  */
 export class EmbeddedStore implements MemoryStore {
   readonly meta: MemoryMeta;
   readonly path: string;
   private db?: Database;
   private slab: VectorSlab;
-  private upsertStatement?: Statement<{ seq: number }, SQLQueryBindings[]>;
+  private cursor: FeedCursor = { point: 0, change: 0 };
+  private dataVersion = -1;
+  private inode = 0;
+  private replacedBy?: string;
+  private timer?: ReturnType<typeof setInterval>;
+  private statements?: ReturnType<typeof prepare>;
 
   constructor(private readonly options: EmbeddedStoreOptions) {
     this.meta = { modelId: options.modelId, dimensions: options.dimensions };
-    this.path = join(options.dataDir, "memory", "memory.sqlite");
-    this.slab = new VectorSlab(options.dimensions, options.halfLifeMs ?? DEFAULT_HALF_LIFE_MS);
+    this.path = join(options.dataDir, "memory", options.fileName ?? MEMORY_FILE);
+    this.slab = this.emptySlab();
   }
 
   async init(): Promise<void> {
     if (this.db) return;
     mkdirSync(join(this.options.dataDir, "memory"), { recursive: true });
-    const db = new Database(this.path, { create: true, strict: true });
+    const db = openMemoryDatabase(this.path);
     try {
-      // Random uuid keys touch the whole id index on every insert: a 64 MB page cache and rarer
-      // checkpoints (64 MB of WAL) let repeated writes to the same pages coalesce.
-      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;");
-      db.exec(SCHEMA);
-      this.checkMeta(db);
+      db.transaction(() => this.checkMeta(db)).immediate();
     } catch (err) {
       db.close();
       throw err;
     }
     this.db = db;
-    this.upsertStatement = db.query<{ seq: number }, SQLQueryBindings[]>(UPSERT);
-    this.load(db);
+    this.statements = prepare(db);
+    this.inode = statSync(this.path).ino;
+    this.reload();
+    this.timer = setInterval(() => this.syncQuietly(), this.options.syncIntervalMs ?? 50);
+    this.timer.unref?.();
+  }
+
+  /** Applies every write other processes have committed; searches do this themselves. */
+  async refresh(): Promise<void> {
+    this.sync();
   }
 
   async upsert(points: MemoryPoint[]): Promise<void> {
-    const db = this.open();
+    this.sync();
     for (const point of points) this.checkDimensions(point.vector);
     const unit = points.map((p) => normalised(p.vector));
-    const seqs = db.transaction(() =>
-      points.map((p, i) => {
+    const s = this.statements!;
+    const ops: SlabOp[] = [];
+    const cursor = this.write(() => {
+      const highWater = pointsHighWater(this.db!);
+      const now = Date.now();
+      let change = this.cursor.change;
+      let point = highWater;
+      points.forEach((p, i) => {
         const v = unit[i]!;
-        const row = this.upsertStatement!.get(
-          p.id, p.customerId, p.payload.messageId, p.payload.type, p.payload.event, p.payload.stage, p.payload.ts,
+        const id = uuidToBytes(p.id);
+        const args = [
+          id, p.customerId, p.payload.messageId, p.payload.type, p.payload.event, p.payload.stage, p.payload.ts,
           p.payload.text, new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
-        );
-        return row!.seq;
-      }),
-    )();
-    points.forEach((p, i) => this.slab.put(seqs[i]!, p.customerId, p.payload.type, p.payload.stage, p.payload.ts, unit[i]!));
+        ] as const;
+        let row = s.insert.get(...args);
+        if (!row) {
+          // Redelivery: replace the row under a fresh seq so other processes see it as new.
+          const old = s.deleteById.get(id)!;
+          change = s.change.get(highWater, "remove", old.seq, null, null, now)!.seq;
+          ops.push({ kind: "remove", seq: old.seq });
+          row = s.insert.get(...args)!;
+        }
+        point = row.seq;
+        ops.push({ kind: "put", seq: row.seq, point: p, unit: v });
+      });
+      return { point, change };
+    });
+    for (const op of ops) {
+      if (op.kind === "remove") this.slab.removeRow(op.seq);
+      else this.slab.put(op.seq, op.point.customerId, op.point.payload.type, op.point.payload.stage, op.point.payload.ts, op.unit);
+    }
+    this.cursor = cursor;
   }
 
   async search(query: MemorySearch): Promise<MemoryHit[]> {
-    this.open();
+    this.sync();
     this.checkDimensions(query.vector);
     const q = normalised(query.vector);
     const hits =
@@ -131,7 +151,7 @@ export class EmbeddedStore implements MemoryStore {
   }
 
   async searchCustomers(query: CustomerSearch): Promise<CustomerHit[]> {
-    this.open();
+    this.sync();
     this.checkDimensions(query.vector);
     const q = normalised(query.vector);
     // Any customer outside the top-N events scores below all of them, so the first `limit`
@@ -152,54 +172,152 @@ export class EmbeddedStore implements MemoryStore {
   }
 
   async similarCustomers(customerId: string, k: number): Promise<SimilarCustomer[]> {
-    this.open();
+    this.sync();
     return this.slab.similarCustomers(customerId, k);
   }
 
   async reassignCustomer(fromId: string, toId: string): Promise<void> {
-    const db = this.open();
+    this.sync();
     if (fromId === toId) return;
-    db.query("UPDATE points SET customer_id = ? WHERE customer_id = ?").run(toId, fromId);
+    const s = this.statements!;
+    const cursor = this.write(() => {
+      s.reassign.run(toId, fromId);
+      const change = s.change.get(pointsHighWater(this.db!), "reassign", null, fromId, toId, Date.now())!.seq;
+      return { point: this.cursor.point, change };
+    });
     this.slab.reassign(fromId, toId);
+    this.cursor = cursor;
   }
 
   async deleteCustomer(customerId: string): Promise<number> {
-    const db = this.open();
-    const removed = db.query("DELETE FROM points WHERE customer_id = ?").run(customerId).changes;
+    this.sync();
+    const s = this.statements!;
+    let removed = 0;
+    const cursor = this.write(() => {
+      removed = s.deleteCustomer.run(customerId).changes;
+      const change = s.change.get(pointsHighWater(this.db!), "delete", null, customerId, null, Date.now())!.seq;
+      return { point: this.cursor.point, change };
+    });
     this.slab.removeCustomer(customerId);
+    this.cursor = cursor;
     // Erasure: secure_delete zeroes freed pages; the checkpoint drops the old pages from the WAL.
-    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    this.db!.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     return removed;
   }
 
   async count(customerId?: string): Promise<number> {
-    this.open();
+    this.sync();
     return this.slab.countOf(customerId);
   }
 
   async close(): Promise<void> {
     if (!this.db) return;
-    this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    this.db.close();
-    this.db = undefined;
-    this.slab = new VectorSlab(this.meta.dimensions, this.options.halfLifeMs ?? DEFAULT_HALF_LIFE_MS);
+    clearInterval(this.timer);
+    this.statements = undefined;
+    try {
+      this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.db.close();
+      this.db = undefined;
+      this.slab = this.emptySlab();
+    }
+  }
+
+  private emptySlab(): VectorSlab {
+    return new VectorSlab(this.meta.dimensions, this.options.halfLifeMs ?? DEFAULT_HALF_LIFE_MS);
   }
 
   private open(): Database {
     if (!this.db) throw new Error("EmbeddedStore used before init() or after close()");
+    if (this.replacedBy) throw new MemoryMismatchError(this.replacedBy);
     return this.db;
   }
 
+  /**
+   * One write transaction (waits for other processes' writers): first catches up with what they
+   * committed, so the cursor it returns covers everything up to and including this write.
+   */
+  private write(run: () => FeedCursor): FeedCursor {
+    const db = this.open();
+    return db
+      .transaction(() => {
+        this.applyFeed(db);
+        const before = this.cursor.change;
+        const cursor = run();
+        if (Math.floor(cursor.change / PRUNE_EVERY_CHANGES) > Math.floor(before / PRUNE_EVERY_CHANGES)) pruneChanges(db, Date.now());
+        return cursor;
+      })
+      .immediate();
+  }
+
+  private syncQuietly(): void {
+    try {
+      this.sync();
+    } catch {
+      // The next call syncs again and reports the error to its caller.
+    }
+  }
+
+  private sync(): void {
+    const db = this.open();
+    if (statSync(this.path, { throwIfNoEntry: false })?.ino !== this.inode) {
+      this.replacedBy =
+        `the vector memory at ${this.path} was replaced (by \`bun run reembed\`) while this process had it open; ` +
+        "restart the process with the embedding model the new memory was built with";
+      throw new MemoryMismatchError(this.replacedBy);
+    }
+    const version = this.statements!.dataVersion.get()!.data_version;
+    if (version === this.dataVersion) return;
+    db.transaction(() => this.applyFeed(db))();
+    this.dataVersion = version;
+  }
+
+  /** Applies, in commit order, what other processes wrote since the cursor. */
+  private applyFeed(db: Database): void {
+    for (;;) {
+      const step = feedStep(db, this.cursor, LOAD_PAGE_ROWS, readVectorRows);
+      if (!step) return;
+      if (step.kind === "reset") return this.loadAll(db);
+      if (step.kind === "points") for (const row of step.rows) this.putRow(row);
+      else this.applyChange(step.change);
+      this.cursor = step.cursor;
+    }
+  }
+
+  private applyChange(change: FeedChange): void {
+    if (change.op === "remove") this.slab.removeRow(change.point);
+    else if (change.op === "reassign") this.slab.reassign(change.customerId, change.toId);
+    else this.slab.removeCustomer(change.customerId);
+  }
+
+  private reload(): void {
+    const db = this.open();
+    db.transaction(() => this.loadAll(db))();
+    this.dataVersion = this.statements!.dataVersion.get()!.data_version;
+  }
+
+  private loadAll(db: Database): void {
+    this.slab = this.emptySlab();
+    this.slab.reserve(db.query<{ n: number }, []>("SELECT count(*) AS n FROM points").get()!.n);
+    this.cursor = startCursor(db);
+    this.applyFeed(db);
+  }
+
+  private putRow([seq, customerId, type, stage, ts, bytes]: VectorRow): void {
+    // Blobs are not guaranteed 4-byte aligned; view them in place only when they are.
+    const vector =
+      bytes.byteOffset % 4 === 0
+        ? new Float32Array(bytes.buffer, bytes.byteOffset, this.meta.dimensions)
+        : new Float32Array(bytes.slice().buffer, 0, this.meta.dimensions);
+    this.slab.put(seq, customerId, type, stage, ts, vector);
+  }
+
   private checkMeta(db: Database): void {
-    const read = (key: string) => db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?").get(key)?.value;
-    const modelId = read("modelId");
-    const dimensions = read("dimensions");
+    const modelId = readMeta(db, "modelId");
+    const dimensions = readMeta(db, "dimensions");
     if (modelId === undefined || dimensions === undefined) {
-      const write = db.query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
-      db.transaction(() => {
-        write.run("modelId", this.meta.modelId);
-        write.run("dimensions", String(this.meta.dimensions));
-      })();
+      writeMeta(db, "modelId", this.meta.modelId);
+      writeMeta(db, "dimensions", String(this.meta.dimensions));
       return;
     }
     const stored = { modelId, dimensions: Number(dimensions) };
@@ -214,45 +332,38 @@ export class EmbeddedStore implements MemoryStore {
       );
   }
 
-  private load(db: Database): void {
-    const total = db.query<{ n: number }, []>("SELECT count(*) AS n FROM points").get()!.n;
-    this.slab.reserve(total);
-    const page = db.query<VectorRow, [number, number]>(
-      "SELECT seq, customer_id, type, stage, ts, vector FROM points WHERE seq > ? ORDER BY seq LIMIT ?",
-    );
-    const dims = this.meta.dimensions;
-    let after = 0;
-    for (;;) {
-      const rows = page.all(after, LOAD_PAGE_ROWS);
-      for (const row of rows) {
-        // Blobs are not guaranteed 4-byte aligned; copy the bytes before viewing them as floats.
-        const vector = new Float32Array(row.vector.slice().buffer, 0, dims);
-        this.slab.put(row.seq, row.customer_id, row.type, row.stage, row.ts, vector);
-      }
-      if (rows.length < LOAD_PAGE_ROWS) break;
-      after = rows[rows.length - 1]!.seq;
-    }
-  }
-
   private withPayloads(hits: SlotHit[]): MemoryHit[] {
     if (hits.length === 0) return [];
     const seqs = hits.map((h) => this.slab.rowid(h.slot));
     const rows = this.open()
-      .query<PayloadRow, number[]>(
-        `SELECT seq, id, customer_id, message_id, type, event, stage, ts, text FROM points WHERE seq IN (${seqs.map(() => "?").join(",")})`,
+      .query<Parameters<typeof toPayloadRow>[0], number[]>(
+        `SELECT ${PAYLOAD_COLUMNS} FROM points WHERE seq IN (${seqs.map(() => "?").join(",")})`,
       )
-      .all(...seqs);
+      .all(...seqs)
+      .map(toPayloadRow);
     const bySeq = new Map(rows.map((r) => [r.seq, r]));
-    return hits.map((h, i) => {
-      const r = bySeq.get(seqs[i]!)!;
-      return {
-        id: r.id,
-        score: h.score,
-        customerId: r.customer_id,
-        payload: { messageId: r.message_id, type: r.type, event: r.event, stage: r.stage, ts: r.ts, text: r.text },
-      };
+    // A row another process erased after our last sync is gone: drop its hit rather than show it.
+    return hits.flatMap((h, i) => {
+      const r = bySeq.get(seqs[i]!);
+      return r ? [{ id: r.id, score: h.score, customerId: r.customerId, payload: r.payload }] : [];
     });
   }
+}
+
+function prepare(db: Database) {
+  return {
+    insert: db.query<{ seq: number }, SQLQueryBindings[]>(
+      `INSERT INTO points (id, customer_id, message_id, type, event, stage, ts, text, vector)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq`,
+    ),
+    deleteById: db.query<{ seq: number }, [Uint8Array]>("DELETE FROM points WHERE id = ? RETURNING seq"),
+    change: db.query<{ seq: number }, [number, string, number | null, string | null, string | null, number]>(
+      "INSERT INTO changes (after_point, op, point, customer_id, to_id, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+    ),
+    reassign: db.query<never, [string, string]>("UPDATE points SET customer_id = ? WHERE customer_id = ?"),
+    deleteCustomer: db.query<never, [string]>("DELETE FROM points WHERE customer_id = ?"),
+    dataVersion: db.query<{ data_version: number }, []>("PRAGMA data_version"),
+  } satisfies Record<string, Statement<any, any>>;
 }
 
 function distinctCustomers(hits: { customerId: string; score: number }[]): { customerId: string; score: number }[] {

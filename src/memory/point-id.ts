@@ -24,3 +24,12 @@ export function uuidV5(name: string, namespace: string = LIFELINE_NAMESPACE): st
 export function pointId(messageId: string): string {
   return uuidV5(messageId);
 }
+
+/** The 16 bytes of a uuid, as the embedded store keeps point ids. */
+export function uuidToBytes(uuid: string): Uint8Array {
+  return uuidBytes(uuid);
+}
+
+export function bytesToUuid(bytes: Uint8Array): string {
+  return formatUuid(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}

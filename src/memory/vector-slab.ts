@@ -8,18 +8,22 @@ export type SlotHit = { slot: number; score: number };
 
 // Below this many filter matches a JS scan of just the matches beats a native scan of everything.
 const JS_SCAN_MAX = 100_000;
+// Vectors live in chunks of this many rows, each its own ArrayBuffer: exactSearch reads a buffer
+// from its start, and its scratch space (8 bytes per row, twice) then stays at 256 KB per call
+// instead of 16 MB per query at 1M points; growth never copies the whole slab either.
+const CHUNK_ROWS = 16_384;
 
 const stageIndex = new Map<MemoryStage, number>(lifecycleStages.map((s, i) => [s, i]));
 
 /**
- * Every vector in one contiguous Float32Array (slot-indexed, swap-removed so it stays dense),
+ * Every vector in chunked Float32Arrays (slot-indexed, swap-removed so they stay dense),
  * with the filterable payload fields in parallel typed arrays. Per-customer search scans the
  * customer's own slots; global search is an exact native SIMD scan (usearch exactSearch).
  */
 export class VectorSlab {
   size = 0;
   private capacity = 0;
-  private vectors = new Float32Array(0);
+  private readonly chunks: Float32Array[] = [];
   private customerOf = new Int32Array(0);
   private positionInCustomer = new Int32Array(0);
   private tsOf = new Float64Array(0);
@@ -46,7 +50,7 @@ export class VectorSlab {
     const slot = this.size++;
     this.ensureCapacity(this.size);
     const customer = this.customer(customerId, ts);
-    this.vectors.set(vector, slot * this.dimensions);
+    this.vectorOf(slot).set(vector);
     this.customerOf[slot] = customer.idx;
     this.positionInCustomer[slot] = customer.slots.length;
     customer.slots.push(slot);
@@ -57,6 +61,18 @@ export class VectorSlab {
     this.slotOfRowid.set(rowid, slot);
     applyEvent(customer.cv, vector, ts, this.halfLifeMs);
     this.dirtyCustomers.add(customer.idx);
+  }
+
+  /** Removes the point stored under `rowid`, if any. */
+  removeRow(rowid: number): void {
+    const slot = this.slotOfRowid.get(rowid);
+    if (slot === undefined) return;
+    const customer = this.customerById[this.customerOf[slot]!]!;
+    this.removeSlot(slot);
+    if (customer.slots.length === 0 && customer.cv.weight === 0) {
+      this.customers.delete(customer.id);
+      this.customerById[customer.idx] = undefined;
+    }
   }
 
   rowid(slot: number): number {
@@ -109,14 +125,14 @@ export class VectorSlab {
 
   searchGlobal(query: Float32Array, filter: MemoryFilter, limit: number): SlotHit[] {
     if (this.size === 0) return [];
-    if (!hasFilter(filter)) return this.nativeScan(this.vectors, this.size, query, limit, (slot) => slot);
+    if (!hasFilter(filter)) return this.chunkedScan(query, limit);
     const matches = this.compileFilter(filter);
     const matching: number[] = [];
     for (let slot = 0; slot < this.size; slot++) if (matches(slot)) matching.push(slot);
     if (matching.length <= JS_SCAN_MAX) return this.scanSlots(matching, query, limit);
     // Common filter: oversample the unfiltered scan, then fall back to scanning the matches.
     const wanted = Math.min(this.size, Math.ceil((limit * this.size * 2) / matching.length) + 50);
-    const hits = this.nativeScan(this.vectors, this.size, query, wanted, (slot) => slot).filter((h) => matches(h.slot));
+    const hits = this.chunkedScan(query, wanted).filter((h) => matches(h.slot));
     if (hits.length >= limit || wanted === this.size) return hits.slice(0, limit);
     return this.gatheredScan(matching, query, limit);
   }
@@ -160,10 +176,19 @@ export class VectorSlab {
   private gatheredScan(slots: number[], query: Float32Array, limit: number): SlotHit[] {
     // exactSearch reads the ArrayBuffer from its start, so the gathered copy gets its own buffer.
     const gathered = new Float32Array(slots.length * this.dimensions);
-    slots.forEach((slot, i) =>
-      gathered.set(this.vectors.subarray(slot * this.dimensions, (slot + 1) * this.dimensions), i * this.dimensions),
-    );
+    slots.forEach((slot, i) => gathered.set(this.vectorOf(slot), i * this.dimensions));
     return this.nativeScan(gathered, slots.length, query, limit, (i) => slots[i]!);
+  }
+
+  private chunkedScan(query: Float32Array, limit: number): SlotHit[] {
+    if (this.size <= CHUNK_ROWS) return this.nativeScan(this.chunks[0]!, this.size, query, limit, (row) => row);
+    const top = new TopK(limit);
+    for (let c = 0; c * CHUNK_ROWS < this.size; c++) {
+      const rows = Math.min(CHUNK_ROWS, this.size - c * CHUNK_ROWS);
+      const base = c * CHUNK_ROWS;
+      for (const hit of this.nativeScan(this.chunks[c]!, rows, query, limit, (row) => base + row)) top.push(hit.slot, hit.score);
+    }
+    return top.entries().map(({ item, score }) => ({ slot: item, score }));
   }
 
   private nativeScan(data: Float32Array, rows: number, query: Float32Array, limit: number, toSlot: (row: number) => number): SlotHit[] {
@@ -176,9 +201,15 @@ export class VectorSlab {
     return hits;
   }
 
+  private vectorOf(slot: number): Float32Array {
+    const d = this.dimensions;
+    const offset = (slot % CHUNK_ROWS) * d;
+    return this.chunks[Math.floor(slot / CHUNK_ROWS)]!.subarray(offset, offset + d);
+  }
+
   private dot(slot: number, query: Float32Array): number {
-    const v = this.vectors;
-    const offset = slot * this.dimensions;
+    const v = this.chunks[Math.floor(slot / CHUNK_ROWS)]!;
+    const offset = (slot % CHUNK_ROWS) * this.dimensions;
     let s = 0;
     for (let i = 0; i < this.dimensions; i++) s += v[offset + i]! * query[i]!;
     return s;
@@ -206,14 +237,13 @@ export class VectorSlab {
 
   private removeSlot(slot: number): void {
     const customer = this.customerById[this.customerOf[slot]!]!;
-    const d = this.dimensions;
-    applyEvent(customer.cv, this.vectors.subarray(slot * d, (slot + 1) * d), this.tsOf[slot]!, this.halfLifeMs, -1);
+    applyEvent(customer.cv, this.vectorOf(slot), this.tsOf[slot]!, this.halfLifeMs, -1);
     this.dirtyCustomers.add(customer.idx);
     this.detachFromCustomer(slot, customer);
     this.slotOfRowid.delete(this.rowidOf[slot]!);
     const last = --this.size;
     if (slot !== last) this.moveSlot(last, slot);
-    this.vectors.fill(0, last * d, (last + 1) * d);
+    this.vectorOf(last).fill(0);
   }
 
   private detachFromCustomer(slot: number, customer: CustomerEntry): void {
@@ -226,8 +256,7 @@ export class VectorSlab {
   }
 
   private moveSlot(from: number, to: number): void {
-    const d = this.dimensions;
-    this.vectors.copyWithin(to * d, from * d, (from + 1) * d);
+    this.vectorOf(to).set(this.vectorOf(from));
     this.customerOf[to] = this.customerOf[from]!;
     this.positionInCustomer[to] = this.positionInCustomer[from]!;
     this.tsOf[to] = this.tsOf[from]!;
@@ -265,7 +294,7 @@ export class VectorSlab {
   }
 
   private resize(capacity: number): void {
-    this.vectors = grow(this.vectors, capacity * this.dimensions, Float32Array);
+    while (this.chunks.length * CHUNK_ROWS < capacity) this.chunks.push(new Float32Array(CHUNK_ROWS * this.dimensions));
     this.customerOf = grow(this.customerOf, capacity, Int32Array);
     this.positionInCustomer = grow(this.positionInCustomer, capacity, Int32Array);
     this.tsOf = grow(this.tsOf, capacity, Float64Array);
