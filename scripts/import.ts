@@ -1,0 +1,136 @@
+/**
+ * `bun run import`: reads CSV / JSON-lines / whitespace files, maps rows to Segment events and
+ * sends them through the API's /v1/batch, resumably. See docs/bring-your-own-data.md.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { defineCommand, runMain } from "citty";
+import { createApiClient, ImportFatalError } from "../src/import/api-client";
+import { builtinMappings } from "../src/import/builtin-mappings";
+import { runImport } from "../src/import/import-run";
+import { httpLagProbe, redisLagProbe, type LagProbe } from "../src/import/lag-probe";
+import { loadMappingFile, type Mapping } from "../src/import/mapping";
+import { listInputFiles } from "../src/import/read-rows";
+
+const env = process.env;
+const dataDir = env.LIFELINE_DATA_DIR ?? "./data";
+
+function resolveMapping(nameOrFile: string): Mapping {
+  const builtin = builtinMappings[nameOrFile];
+  if (builtin) return builtin;
+  if (existsSync(nameOrFile)) return loadMappingFile(nameOrFile);
+  throw new ImportFatalError(`--mapping ${nameOrFile}: not a built-in mapping (${Object.keys(builtinMappings).join(", ")}) nor a mapping file`);
+}
+
+/** --key, LIFELINE_WRITE_KEY, the first of LIFELINE_WRITE_KEYS, or the key `npm start` stored. */
+function resolveKey(flag: string | undefined): string {
+  const fromEnv = flag || env.LIFELINE_WRITE_KEY || env.LIFELINE_WRITE_KEYS?.split(",")[0]?.trim();
+  if (fromEnv) return fromEnv;
+  const file = join(dataDir, "keys.json");
+  if (existsSync(file)) {
+    const keys = JSON.parse(readFileSync(file, "utf8")) as { LIFELINE_WRITE_KEYS?: string };
+    const key = keys.LIFELINE_WRITE_KEYS?.split(",")[0]?.trim();
+    if (key) return key;
+  }
+  throw new ImportFatalError(`no write key: pass --key, set LIFELINE_WRITE_KEY, or run \`npm start\` once so ${file} exists`);
+}
+
+function parseDate(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new ImportFatalError(`${flag} ${value}: not a date (use ISO-8601, e.g. 2011-09-01 or 2011-09-01T00:00:00Z)`);
+  return ms;
+}
+
+function positiveInt(flag: string, value: string | undefined, fallback?: number): number | undefined {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new ImportFatalError(`${flag} ${value}: expected a whole number > 0`);
+  return n;
+}
+
+const main = defineCommand({
+  meta: {
+    name: "import",
+    description:
+      "Import CSV / JSON-lines files of transactions or events into Lifeline through its /v1/batch API.\n" +
+      `Built-in mappings: ${Object.entries(builtinMappings).map(([n, m]) => `\n  ${n.padEnd(14)} ${m.description}`).join("")}\n` +
+      "Re-running is safe: messageIds come from the rows, a checkpoint skips what was acknowledged.",
+  },
+  args: {
+    input: { type: "positional", required: false, description: "file, folder (sorted) or glob; built-in mappings default to their data set under --data-root" },
+    mapping: { type: "string", required: true, description: "built-in mapping name or a mapping file (JSON)", valueHint: "name|file" },
+    url: { type: "string", default: "http://127.0.0.1:8080", description: "Lifeline API base URL" },
+    key: { type: "string", description: "write key (default: LIFELINE_WRITE_KEY, LIFELINE_WRITE_KEYS or <data dir>/keys.json)" },
+    checkpoint: { type: "string", description: "checkpoint file (default: <data dir>/import/<mapping>-<input hash>.checkpoint.json)" },
+    rejects: { type: "string", description: "reject file, JSON lines {file, line, reason, row} (default: <data dir>/import/<mapping>.rejects.jsonl)" },
+    fresh: { type: "boolean", default: false, description: "ignore and delete an existing checkpoint (events already sent become duplicates)" },
+    concurrency: { type: "string", default: "4", description: "requests in flight" },
+    "batch-size": { type: "string", default: "500", description: "events per request (bodies are also kept under 450 KB)" },
+    limit: { type: "string", description: "read at most this many rows in this run (the checkpoint lets the next run continue)" },
+    since: { type: "string", description: "only events at or after this date (ISO-8601)" },
+    until: { type: "string", description: "only events before this date (ISO-8601)" },
+    "max-lag": { type: "string", description: "wait while the pipeline backlog is above this (from GET /ready, or Redis with --redis-url)" },
+    "redis-url": { type: "string", description: "read the backlog from this Redis (consumer-group lag + waiting clean jobs)" },
+    "key-prefix": { type: "string", default: env.LIFELINE_KEY_PREFIX ?? "lifeline", description: "LIFELINE_KEY_PREFIX of the instance (with --redis-url)" },
+    "data-root": { type: "string", default: "../shared/data", description: "where the built-in data sets live" },
+    "dry-run": { type: "boolean", default: false, description: "map and count, write rejects, send nothing" },
+    progress: { type: "boolean", default: true, description: "progress bar on stderr", negativeDescription: "no progress bar" },
+  },
+  async run({ args }) {
+    const mapping = resolveMapping(args.mapping);
+    const input = args.input || (mapping.defaultInput && join(args["data-root"], mapping.defaultInput));
+    if (!input) throw new ImportFatalError("name the file, folder or glob to import");
+    const files = listInputFiles(input, mapping.extensions);
+    if (!files.length) throw new ImportFatalError(`no ${mapping.extensions.join("/") || ""} files in ${input}`);
+
+    const inputHash = createHash("sha256").update(resolve(input)).digest("hex").slice(0, 8);
+    const checkpointPath = args.checkpoint ?? join(dataDir, "import", `${mapping.name}-${inputHash}.checkpoint.json`);
+    const rejectsPath = args.rejects ?? join(dataDir, "import", `${mapping.name}.rejects.jsonl`);
+    if (args.fresh) rmSync(checkpointPath, { force: true });
+    // A run that starts from scratch starts a new reject file; a resumed run adds to it.
+    if (args["dry-run"] || !existsSync(checkpointPath)) rmSync(rejectsPath, { force: true });
+
+    const maxLag = positiveInt("--max-lag", args["max-lag"]);
+    const api = args["dry-run"] ? undefined : createApiClient({ url: args.url, key: resolveKey(args.key) });
+    let lag: LagProbe | undefined;
+    if (api) lag = args["redis-url"] ? redisLagProbe(args["redis-url"], args["key-prefix"], maxLag ?? 2_000) : httpLagProbe(api, maxLag);
+
+    const abort = new AbortController();
+    process.once("SIGINT", () => {
+      process.stderr.write("\nstopping: finishing requests in flight and saving the checkpoint (Ctrl-C again to quit now)\n");
+      abort.abort();
+      process.once("SIGINT", () => process.exit(130));
+    });
+    let samples = 0;
+    try {
+      const summary = await runImport({
+        mapping,
+        files,
+        api,
+        checkpointPath,
+        rejectsPath,
+        concurrency: positiveInt("--concurrency", args.concurrency, 4),
+        batchSize: Math.min(positiveInt("--batch-size", args["batch-size"], 500)!, 2_500),
+        limit: positiveInt("--limit", args.limit),
+        sinceMs: parseDate("--since", args.since),
+        untilMs: parseDate("--until", args.until),
+        dryRun: args["dry-run"],
+        lag,
+        showProgress: args.progress,
+        signal: abort.signal,
+        onEvent: args["dry-run"] ? (e, file, line) => void (samples++ < 3 && process.stderr.write(`sample ${file}:${line} ${JSON.stringify(e)}\n`)) : undefined,
+      });
+      process.stdout.write(`${JSON.stringify({ mapping: mapping.name, files: files.length, checkpoint: args["dry-run"] ? null : checkpointPath, rejects: rejectsPath, ...summary })}\n`);
+      if (abort.signal.aborted) process.exitCode = 130;
+    } finally {
+      lag?.close();
+    }
+  },
+});
+
+runMain(main).catch((err) => {
+  process.stderr.write(`import failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
