@@ -47,7 +47,8 @@ function parseQuery<S extends z.ZodType>(schema: S, request: Request): z.infer<S
   const result = schema.safeParse(Object.fromEntries(new URL(request.url).searchParams));
   if (result.success) return result.data;
   const errors = result.error.issues.map((i) => ({
-    field: i.path.length ? i.path.join(".") : i.code === "unrecognized_keys" ? i.keys.join(",") : "",
+    // Query parameters are flat: name the parameter, not the list item inside it.
+    field: i.path.length ? String(i.path[0]) : i.code === "unrecognized_keys" ? i.keys.join(",") : "",
     reason: i.message,
   }));
   throw new InvalidRequestError(`bad query parameter ${errors[0]!.field}: ${errors[0]!.reason}`, { details: { field: errors[0]!.field, errors } });
