@@ -12,6 +12,7 @@ import { createProfileStore } from "../src/profiles/profile-store";
 import { loadStageRules } from "../src/profiles/stage-rules";
 import { createRedis, waitUntilReady } from "../src/redis/connection";
 import { keyspace } from "../src/redis/keys";
+import { attachStageMetrics, createPipelineMetrics } from "../src/metrics/pipeline-metrics";
 import { processClean, type AppliedListener } from "./clean.worker";
 import type { CleanJob } from "./clean.queue";
 import { isFinalFailure, recordDeadLetter } from "./dead-letter";
@@ -40,6 +41,8 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   // Stitching reaches the vector memory: the visitor's points move to the customer.
   const identities = createIdentities(redis, keys, profiles, [(from, to) => memory.reassignCustomer(from, to)]);
   const onApplied: AppliedListener[] = [];
+  // Stage durations and upstream call outcomes, summed in Redis for the API's /metrics.
+  const pipelineMetrics = createPipelineMetrics(redis, config.LIFELINE_KEY_PREFIX);
 
   const queue = (name: QueueName) => new Queue(name, queueOptions(config, name, redis));
   const cleanQueue = queue(queueNames.clean) as Queue<CleanJob>;
@@ -123,6 +126,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     jobMaxEvents: config.LIFELINE_JOB_MAX_EVENTS,
     claimIdleMs: config.LIFELINE_CLAIM_IDLE_MS,
   });
+  attachStageMetrics(pipelineMetrics, { clean: cleanWorker, embed: embedWorker });
   await bridge.start();
   log.info({ partitions: keys.partitions }, "workers started");
 

@@ -242,6 +242,78 @@ export function memoryStoreContract(name: string, open: OpenStore): void {
       expect(await second.count()).toBe(2);
     });
 
+    describe("two instances on the same memory (e.g. the API and a worker)", () => {
+      test("upserts through one are found by the other's searches", async () => {
+        const [writer, reader] = [await openStore(), await openStore()];
+        expect(await reader.count()).toBe(0);
+        const p = point({ customerId: "shared", axis: 3 });
+        await writer.upsert([p]);
+        expect((await reader.search({ vector: direction(3), limit: 5 })).map((h) => h.id)).toEqual([p.id]);
+        expect((await reader.search({ vector: direction(3), customerId: "shared", limit: 5 })).map((h) => h.id)).toEqual([p.id]);
+        expect(await reader.count("shared")).toBe(1);
+      });
+
+      test("a redelivery through one replaces the point in the other instead of duplicating it", async () => {
+        const [writer, reader] = [await openStore(), await openStore()];
+        const p = point({ customerId: "shared", axis: 3 });
+        await writer.upsert([p]);
+        expect(await reader.count()).toBe(1);
+        await writer.upsert([{ ...p, payload: { ...p.payload, text: "redelivered" } }]);
+        const hits = await reader.search({ vector: direction(3), limit: 5 });
+        expect(hits.map((h) => [h.id, h.payload.text])).toEqual([[p.id, "redelivered"]]);
+        expect(await reader.count()).toBe(1);
+      });
+
+      test("both instances write and neither loses the other's writes", async () => {
+        const [a, b] = [await openStore(), await openStore()];
+        const fromA = Array.from({ length: 30 }, (_, i) => point({ customerId: `a-${i % 3}`, axis: i }));
+        const fromB = Array.from({ length: 30 }, (_, i) => point({ customerId: `b-${i % 3}`, axis: i }));
+        await Promise.all([
+          ...fromA.map((p) => a.upsert([p])),
+          ...fromB.map((p) => b.upsert([p])),
+        ]);
+        expect(await a.count()).toBe(60);
+        expect(await b.count()).toBe(60);
+        expect(await a.count("b-1")).toBe(10);
+        expect(await b.count("a-2")).toBe(10);
+      });
+
+      test("a reassignment through one moves the points and the customer vector in the other", async () => {
+        const [writer, reader] = [await openStore(), await openStore()];
+        const anon = point({ customerId: "anon-x", axis: 2 });
+        await writer.upsert([anon, point({ customerId: "cust-x", axis: 3 }), point({ customerId: "peer", axis: 2 })]);
+        expect(await reader.count("anon-x")).toBe(1);
+        await writer.reassignCustomer("anon-x", "cust-x");
+        // A point for the anonymous id after the stitch stays under it in both.
+        const later = point({ customerId: "anon-x", axis: 5 });
+        await writer.upsert([later]);
+        expect(await reader.count("cust-x")).toBe(2);
+        expect((await reader.search({ vector: direction(5), customerId: "anon-x", limit: 5 })).map((h) => h.id)).toEqual([later.id]);
+        const own = await reader.search({ vector: direction(2), customerId: "cust-x", limit: 5 });
+        expect(own[0]!.id).toBe(anon.id);
+        expect(own.every((h) => h.customerId === "cust-x")).toBe(true);
+        expect((await reader.similarCustomers("cust-x", 1))[0]!.customerId).toBe("peer");
+      });
+
+      test("an erasure through one is complete in the other: no point, no payload, no customer vector", async () => {
+        const [writer, reader] = [await openStore(), await openStore()];
+        await writer.upsert([
+          point({ customerId: "erase-me", axis: 0 }),
+          point({ customerId: "erase-me", axis: 1 }),
+          point({ customerId: "keep", axis: 0 }),
+        ]);
+        expect(await reader.count("erase-me")).toBe(2);
+        expect(await writer.deleteCustomer("erase-me")).toBe(2);
+        expect(await reader.count("erase-me")).toBe(0);
+        const all = await reader.search({ vector: direction(0), limit: 10 });
+        expect(all.map((h) => h.customerId)).toEqual(["keep"]);
+        expect(await reader.search({ vector: direction(0), customerId: "erase-me", limit: 10 })).toEqual([]);
+        expect(await reader.similarCustomers("erase-me", 5)).toEqual([]);
+        expect((await reader.similarCustomers("keep", 5)).map((s) => s.customerId)).not.toContain("erase-me");
+        expect((await reader.searchCustomers({ vector: direction(0), limit: 5, perCustomer: 1 })).map((c) => c.customerId)).toEqual(["keep"]);
+      });
+    });
+
     test("opening a memory with another embedding model or dimension is refused with a reembed hint", async () => {
       const first = await openStore();
       await first.upsert([point({ customerId: "c", axis: 0 })]);
