@@ -21,6 +21,8 @@ export const configSchema = z
     /** Comma-separated host:port seeds; when set, Lifeline uses ioredis' Cluster client. */
     REDIS_CLUSTER_NODES: z.string().optional(),
     LIFELINE_DATA_DIR: z.string().default("./data"),
+    /** Where the local embedding model's converted cache lives; defaults to LIFELINE_DATA_DIR. */
+    LIFELINE_MODEL_CACHE_DIR: z.string().optional(),
     LIFELINE_KEY_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits, _ . : - only (no braces: hash tags are added by Lifeline)")

@@ -29,7 +29,7 @@ const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
 export async function createEmbedder(config: Config, opts: EmbedderSettings = {}): Promise<Embedder> {
   if (config.EMBEDDINGS_PROVIDER === "local")
-    return createLocalEmbedder({ dataDir: config.LIFELINE_DATA_DIR, vocabSize: opts.localVocabSize ?? config.LIFELINE_LOCAL_VOCAB_SIZE ?? DEFAULT_LOCAL_VOCAB_SIZE });
+    return createLocalEmbedder({ dataDir: config.LIFELINE_MODEL_CACHE_DIR ?? config.LIFELINE_DATA_DIR, vocabSize: opts.localVocabSize ?? config.LIFELINE_LOCAL_VOCAB_SIZE ?? DEFAULT_LOCAL_VOCAB_SIZE });
   const model = config.LIFELINE_EMBEDDING_MODEL;
   const dimensions = opts.dimensions ?? config.LIFELINE_EMBEDDING_DIMENSIONS ?? knownDimensions[model];
   if (dimensions === undefined)
