@@ -131,3 +131,17 @@ export async function readPipelineMetrics(redis: RedisClient, prefix: string): P
     .sort((a, b) => (a.call + a.outcome).localeCompare(b.call + b.outcome));
   return { stages, calls };
 }
+
+type TimedJob = { processedOn?: number; finishedOn?: number };
+type JobSource = { on(event: "completed" | "failed", listener: (job: TimedJob | undefined) => void): unknown };
+
+/** Observes each finished job's processing time (processedOn → finishedOn) as its stage's duration. */
+export function attachStageMetrics(metrics: PipelineMetrics, workers: Partial<Record<PipelineStage, JobSource>>): void {
+  for (const [stage, worker] of Object.entries(workers) as [PipelineStage, JobSource][]) {
+    const observe = (job: TimedJob | undefined) => {
+      if (job?.processedOn && job.finishedOn) metrics.observeStage(stage, Math.max(0, job.finishedOn - job.processedOn) / 1000);
+    };
+    worker.on("completed", observe);
+    worker.on("failed", observe);
+  }
+}
