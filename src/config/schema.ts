@@ -104,7 +104,6 @@ export const configSchema = z
     LIFELINE_ADMIN_SESSION_HOURS: positiveInt(12),
 
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    LIFELINE_RUN_WORKERS: flag(true),
   })
   .superRefine((c, ctx) => {
     const roles = [
