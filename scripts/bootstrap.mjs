@@ -116,9 +116,27 @@ async function start() {
   });
 }
 
+/** The dashboard browser test drives headless Chromium; it skips (and says why) without one. */
+function ensureChromium() {
+  if (existsSync("/usr/bin/chromium")) return;
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  if (!isRoot || !hasCommand("apt-get")) {
+    say("chromium is not installed; the dashboard browser test will be skipped. Install it with: sudo apt-get install -y chromium");
+    return;
+  }
+  say("installing chromium from the system packages (for the dashboard browser test)");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  if (spawnSync("apt-get", ["install", "-y", "-qq", "chromium"], { stdio: "inherit", env }).status !== 0) {
+    spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
+    if (spawnSync("apt-get", ["install", "-y", "-qq", "chromium"], { stdio: "inherit", env }).status !== 0)
+      say("could not install chromium; the dashboard browser test will be skipped");
+  }
+}
+
 function test() {
   ensureDependencies();
   ensureRedisServer();
+  ensureChromium();
   runChild(bun, ["test", "--timeout", "120000", ...process.argv.slice(3)], process.env, (code) => process.exit(code));
 }
 
