@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { createApp } from "../../src/api/app";
 import { buildAppDeps } from "../../src/api/build-deps";
 import type { AppDeps } from "../../src/api/deps";
@@ -21,7 +19,6 @@ import { TEST_KEYS, testConfig } from "../support/test-config";
 import { waitFor } from "../support/wait-for";
 
 let redis: TestRedis;
-let dataDir: string;
 let config: Config;
 let embedder: Embedder;
 let memory: MemoryStore;
@@ -31,11 +28,8 @@ let workers: WorkerRuntime;
 
 beforeAll(async () => {
   redis = await startRedis();
-  dataDir = mkdtempSync(join(tmpdir(), "lifeline-memory-e2e-"));
-  // A small vocabulary keeps the one-off model conversion short; these texts use common words.
+  // testConfig: fresh data folder, the shared converted model (small vocabulary; these texts use common words).
   config = testConfig(redis.url, {
-    LIFELINE_DATA_DIR: dataDir,
-    LIFELINE_LOCAL_VOCAB_SIZE: "30000",
     LIFELINE_EMBED_MAX_WAIT_MS: "20",
     LIFELINE_JOB_ATTEMPTS: "2",
     LIFELINE_JOB_BACKOFF_MS: "50",
@@ -55,7 +49,7 @@ afterAll(async () => {
   deps.redis.disconnect();
   await memory.close();
   await redis.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(config.LIFELINE_DATA_DIR, { recursive: true, force: true });
 });
 
 const uid = () => crypto.randomUUID().slice(0, 8);

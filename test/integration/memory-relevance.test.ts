@@ -10,6 +10,7 @@ import type { Embedder } from "../../src/embeddings/embedder";
 import { createMemoryStore } from "../../src/memory/create-memory-store";
 import type { MemoryStore } from "../../src/memory/memory-store";
 import { pointId } from "../../src/memory/point-id";
+import { TEST_MODEL_CACHE_DIR } from "../support/test-config";
 
 /**
  * Does the vector memory find what a person would call relevant? Real invoice lines of the UCI
@@ -67,7 +68,12 @@ let descriptions: string[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "lifeline-relevance-"));
-  const config = loadConfig({ LIFELINE_DATA_DIR: dataDir, LIFELINE_LOCAL_VOCAB_SIZE: String(VOCAB_SIZE), LOG_LEVEL: "silent" });
+  const config = loadConfig({
+    LIFELINE_DATA_DIR: dataDir,
+    LIFELINE_MODEL_CACHE_DIR: TEST_MODEL_CACHE_DIR,
+    LIFELINE_LOCAL_VOCAB_SIZE: String(VOCAB_SIZE),
+    LOG_LEVEL: "silent",
+  });
   embedder = await createEmbedder(config);
   store = await createMemoryStore(config, embedder);
   await store.init();
