@@ -1,5 +1,5 @@
 import { Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MemoryMismatchError } from "../errors/memory-mismatch-error";
 import { normalised } from "./customer-vector";
@@ -39,7 +39,7 @@ export type EmbeddedStoreOptions = CustomerVectorOptions & {
   dataDir: string;
   modelId: string;
   dimensions: number;
-  /** @defaultValue "memory.sqlite" (reembed builds "memory.next.sqlite" beside it) */
+  /** @defaultValue the file named in `<dataDir>/memory/CURRENT`, else "memory.sqlite" */
   fileName?: string;
   /**
    * How often to look for other processes' writes while idle; every search also looks first.
@@ -49,6 +49,22 @@ export type EmbeddedStoreOptions = CustomerVectorOptions & {
 };
 
 export const MEMORY_FILE = "memory.sqlite";
+
+/** Which file in `<dataDir>/memory` is the memory; `bun run reembed` switches it atomically. */
+export function currentMemoryFile(dataDir: string): string {
+  try {
+    return readFileSync(join(dataDir, "memory", "CURRENT"), "utf8").trim() || MEMORY_FILE;
+  } catch {
+    return MEMORY_FILE;
+  }
+}
+
+/** Points `CURRENT` at `fileName` (write + rename, so readers see the old or the new name, never half). */
+export function switchMemoryFile(dataDir: string, fileName: string): void {
+  const dir = join(dataDir, "memory");
+  writeFileSync(join(dir, "CURRENT.tmp"), `${fileName}\n`);
+  renameSync(join(dir, "CURRENT.tmp"), join(dir, "CURRENT"));
+}
 const LOAD_PAGE_ROWS = 20_000;
 const PRUNE_EVERY_CHANGES = 1024;
 
@@ -63,18 +79,19 @@ type SlabOp = { kind: "put"; seq: number; point: MemoryPoint; unit: Float32Array
 export class EmbeddedStore implements MemoryStore {
   readonly meta: MemoryMeta;
   readonly path: string;
+  readonly fileName: string;
   private db?: Database;
   private slab: VectorSlab;
   private cursor: FeedCursor = { point: 0, change: 0 };
   private dataVersion = -1;
-  private inode = 0;
   private replacedBy?: string;
   private timer?: ReturnType<typeof setInterval>;
   private statements?: ReturnType<typeof prepare>;
 
   constructor(private readonly options: EmbeddedStoreOptions) {
     this.meta = { modelId: options.modelId, dimensions: options.dimensions };
-    this.path = join(options.dataDir, "memory", options.fileName ?? MEMORY_FILE);
+    this.fileName = options.fileName ?? currentMemoryFile(options.dataDir);
+    this.path = join(options.dataDir, "memory", this.fileName);
     this.slab = this.emptySlab();
   }
 
@@ -90,7 +107,6 @@ export class EmbeddedStore implements MemoryStore {
     }
     this.db = db;
     this.statements = prepare(db);
-    this.inode = statSync(this.path).ino;
     this.reload();
     this.timer = setInterval(() => this.syncQuietly(), this.options.syncIntervalMs ?? 50);
     this.timer.unref?.();
@@ -241,6 +257,9 @@ export class EmbeddedStore implements MemoryStore {
     const db = this.open();
     return db
       .transaction(() => {
+        // Reembed switches the memory while holding the write lock: a writer that waited for it
+        // must not write into the old file.
+        this.checkNotReplaced();
         this.applyFeed(db);
         const before = this.cursor.change;
         const cursor = run();
@@ -252,6 +271,7 @@ export class EmbeddedStore implements MemoryStore {
 
   private syncQuietly(): void {
     try {
+      this.checkNotReplaced();
       this.sync();
     } catch {
       // The next call syncs again and reports the error to its caller.
@@ -260,16 +280,20 @@ export class EmbeddedStore implements MemoryStore {
 
   private sync(): void {
     const db = this.open();
-    if (statSync(this.path, { throwIfNoEntry: false })?.ino !== this.inode) {
-      this.replacedBy =
-        `the vector memory at ${this.path} was replaced (by \`bun run reembed\`) while this process had it open; ` +
-        "restart the process with the embedding model the new memory was built with";
-      throw new MemoryMismatchError(this.replacedBy);
-    }
     const version = this.statements!.dataVersion.get()!.data_version;
     if (version === this.dataVersion) return;
     db.transaction(() => this.applyFeed(db))();
     this.dataVersion = version;
+  }
+
+  private checkNotReplaced(): void {
+    if (this.options.fileName !== undefined) return;
+    const current = currentMemoryFile(this.options.dataDir);
+    if (current === this.fileName) return;
+    this.replacedBy =
+      `the vector memory at ${this.path} was replaced by ${current} (\`bun run reembed\`) while this process had it open; ` +
+      "restart the process with the embedding model the new memory was built with";
+    throw new MemoryMismatchError(this.replacedBy);
   }
 
   /** Applies, in commit order, what other processes wrote since the cursor. */
