@@ -16,12 +16,13 @@ export async function eraseCustomer(deps: AppDeps, customerId: string, profile: 
   const { redis, keys, config } = deps;
   const anonymousIds = profile.identities.anonymousIds;
   const customerIds = [...new Set([customerId, ...anonymousIds.map((a) => ANONYMOUS_PREFIX + a)])];
+  // Opened first: if the memory cannot be opened, nothing is deleted and the caller can simply retry.
+  const { store } = await deps.semantic.open();
   const erasedAt = new Date().toISOString();
   // One command per key: the keys live in different Cluster slots.
   await Promise.all(customerIds.map((id) => redis.set(keys.erased(id), erasedAt, "EX", config.LIFELINE_ERASURE_TOMBSTONE_SECONDS)));
   await Promise.all(customerIds.map((id) => deps.profiles.remove(id)));
   const identityLinks = await unlink(deps, anonymousIds, customerId);
-  const { store } = await deps.semantic.open();
   let memoryPoints = 0;
   for (const id of customerIds) memoryPoints += await store.deleteCustomer(id);
   deps.log.info({ customerId, customerIds: customerIds.length, memoryPoints, identityLinks }, "customer erased");
