@@ -11,6 +11,10 @@ import type { MemoryPayload, MemoryStage } from "./memory-store";
  * into another) goes to `changes`, each tagged with the points high-water mark at its commit:
  * a reader replays points up to that mark, then the change, in one snapshot, and ends with the
  * same memory as the writer.
+ *
+ * There is no index on customer_id: each random insert into one would dirty another page per
+ * point. Erasure and stitching find a customer's rows by seq in the writer's slab instead,
+ * which inside the write transaction (after catching up) is exactly what the file holds.
  */
 export const SCHEMA_VERSION = "2";
 
@@ -28,7 +32,6 @@ const SCHEMA = `
     text TEXT NOT NULL,
     vector BLOB NOT NULL
   );
-  CREATE INDEX IF NOT EXISTS points_customer_id ON points (customer_id);
   CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     after_point INTEGER NOT NULL,

@@ -118,7 +118,6 @@ export class EmbeddedStore implements MemoryStore {
   }
 
   async upsert(points: MemoryPoint[]): Promise<void> {
-    this.sync();
     for (const point of points) this.checkDimensions(point.vector);
     const unit = points.map((p) => normalised(p.vector));
     const s = this.statements!;
@@ -197,7 +196,7 @@ export class EmbeddedStore implements MemoryStore {
     if (fromId === toId) return;
     const s = this.statements!;
     const cursor = this.write(() => {
-      s.reassign.run(toId, fromId);
+      s.reassign.run(toId, JSON.stringify(this.slab.rowidsOf(fromId)));
       const change = s.change.get(pointsHighWater(this.db!), "reassign", null, fromId, toId, Date.now())!.seq;
       return { point: this.cursor.point, change };
     });
@@ -210,7 +209,7 @@ export class EmbeddedStore implements MemoryStore {
     const s = this.statements!;
     let removed = 0;
     const cursor = this.write(() => {
-      removed = s.deleteCustomer.run(customerId).changes;
+      removed = s.deleteRows.run(JSON.stringify(this.slab.rowidsOf(customerId))).changes;
       const change = s.change.get(pointsHighWater(this.db!), "delete", null, customerId, null, Date.now())!.seq;
       return { point: this.cursor.point, change };
     });
@@ -384,8 +383,9 @@ function prepare(db: Database) {
     change: db.query<{ seq: number }, [number, string, number | null, string | null, string | null, number]>(
       "INSERT INTO changes (after_point, op, point, customer_id, to_id, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
     ),
-    reassign: db.query<never, [string, string]>("UPDATE points SET customer_id = ? WHERE customer_id = ?"),
-    deleteCustomer: db.query<never, [string]>("DELETE FROM points WHERE customer_id = ?"),
+    // Row lists come from the slab as a JSON array of seqs.
+    reassign: db.query<never, [string, string]>("UPDATE points SET customer_id = ? WHERE seq IN (SELECT value FROM json_each(?))"),
+    deleteRows: db.query<never, [string]>("DELETE FROM points WHERE seq IN (SELECT value FROM json_each(?))"),
     dataVersion: db.query<{ data_version: number }, []>("PRAGMA data_version"),
   } satisfies Record<string, Statement<any, any>>;
 }

@@ -83,6 +83,10 @@ export class VectorSlab {
     return customerId === undefined ? this.size : (this.customers.get(customerId)?.slots.length ?? 0);
   }
 
+  rowidsOf(customerId: string): number[] {
+    return this.customers.get(customerId)?.slots.map((slot) => this.rowidOf[slot]!) ?? [];
+  }
+
   /** Removes every point of the customer; returns their rowids. */
   removeCustomer(customerId: string): number[] {
     const customer = this.customers.get(customerId);
