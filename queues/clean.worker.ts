@@ -10,8 +10,11 @@ import type { RedisClient } from "../src/redis/connection";
 import { cleanJobNames, cleanJobSchema, type CleanJob } from "./clean.queue";
 import { jobIdFor } from "./job-id";
 
-/** Told which events a customer's profile took in, e.g. to embed them. */
-export type AppliedListener = (customerId: string, applied: CleanEvent[]) => Promise<void>;
+/** The events each customer's profile took in during one job. */
+export type AppliedBatch = { customerId: string; events: CleanEvent[] }[];
+
+/** Told, once per job, which events the profiles took in, e.g. to embed them. */
+export type AppliedListener = (batch: AppliedBatch) => Promise<void>;
 
 export type CleanDeps = {
   redis: RedisClient;
@@ -70,14 +73,17 @@ export async function processClean(job: Job<CleanJob>, d: CleanDeps): Promise<{ 
     else byCustomer.set(customerId, [e]);
   }
   let applied = 0;
+  const handOff: AppliedBatch = [];
   await Promise.all(
     [...byCustomer].map(async ([customerId, list]) => {
       const result = await d.profiles.apply(customerId, list);
       applied += result.applied.length;
       await d.identities.settle(customerId);
-      if (result.applied.length) for (const listener of d.onApplied) await listener(customerId, result.applied);
+      const events = [...result.applied, ...result.seenBefore];
+      if (events.length) handOff.push({ customerId, events });
     }),
   );
+  if (handOff.length) for (const listener of d.onApplied) await listener(handOff);
   return { applied, dropped: dropped.length, isolated: poison.length };
 }
 

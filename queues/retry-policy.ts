@@ -1,6 +1,6 @@
 import { UnrecoverableError } from "bullmq";
-import { InvalidEventError } from "../src/errors";
+import { CustomerNotFoundError, InvalidEventError } from "../src/errors";
 
-/** Bad input never succeeds: don't retry it. Everything else is retried by BullMQ. */
+/** Bad input or an unknown customer never succeeds: don't retry it. Everything else is retried by BullMQ. */
 export const forBullmq = (err: unknown): unknown =>
-  err instanceof InvalidEventError ? new UnrecoverableError(err.message) : err;
+  err instanceof InvalidEventError || err instanceof CustomerNotFoundError ? new UnrecoverableError((err as Error).message) : err;

@@ -18,6 +18,10 @@ import type { CleanJob } from "./clean.queue";
 import { isFinalFailure, recordDeadLetter } from "./dead-letter";
 import { enqueueEmbeds, type EmbedJob } from "./embed.queue";
 import { createEmbedStage } from "./embed.worker";
+import { inferenceJobNames, type InferenceJob } from "./inference.queue";
+import { createRescorer } from "./rescore";
+import { processInference } from "./inference.worker";
+import { buildInsights } from "../src/inference/build-insights";
 import { queueNames, queueOptions, type QueueName } from "./names";
 import { keyedMutex } from "./keyed-mutex";
 import { forBullmq } from "./retry-policy";
@@ -48,7 +52,18 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   const cleanQueue = queue(queueNames.clean) as Queue<CleanJob>;
   const deadLetters = queue(queueNames.deadLetter);
   const embedQueue = queue(queueNames.embed) as Queue<EmbedJob>;
-  onApplied.push((customerId, applied) => enqueueEmbeds(embedQueue, customerId, applied, config.LIFELINE_EMBED_BATCH_SIZE));
+  onApplied.push((batch) => enqueueEmbeds(embedQueue, batch, config.LIFELINE_EMBED_BATCH_SIZE));
+
+  const inferenceQueue = queue(queueNames.inference) as Queue<InferenceJob>;
+  const { insights, refit } = buildInsights(config, { redis, keys, profiles, identities, memory, embedder, log: log.child({ queue: queueNames.inference }) });
+  // New events make the insight stale and schedule a debounced re-score.
+  const rescorer = createRescorer(redis, keys, inferenceQueue, log.child({ component: "rescore" }), { debounceMs: config.LIFELINE_RESCORE_DEBOUNCE_MS });
+  onApplied.push(async (batch) => {
+    const customerIds = batch.map((b) => b.customerId);
+    await Promise.all(customerIds.map((id) => insights.markStale(id)));
+    await rescorer.schedule(customerIds);
+  });
+  await inferenceQueue.upsertJobScheduler("refit", { every: config.LIFELINE_REFIT_INTERVAL_MS }, { name: inferenceJobNames.refit, data: {} });
 
   const workerOptions = (name: QueueName) => ({
     connection: redis,
@@ -112,7 +127,19 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     workerOptions(queueNames.embed),
   );
 
-  for (const [name, worker] of [[queueNames.clean, cleanWorker], [queueNames.embed, embedWorker]] as const)
+  const inferenceWorker = new Worker<InferenceJob>(
+    queueNames.inference,
+    async (job) => {
+      try {
+        return await processInference(job, { insights, refit });
+      } catch (err) {
+        throw forBullmq(err);
+      }
+    },
+    workerOptions(queueNames.inference),
+  );
+
+  for (const [name, worker] of [[queueNames.clean, cleanWorker], [queueNames.embed, embedWorker], [queueNames.inference, inferenceWorker]] as const)
     worker.on("failed", (job, err) => {
       if (!job) return;
       const final = isFinalFailure(job, err);
@@ -128,6 +155,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   });
   attachStageMetrics(pipelineMetrics, { clean: cleanWorker, embed: embedWorker });
   await bridge.start();
+  rescorer.start();
   log.info({ partitions: keys.partitions }, "workers started");
 
   return {
@@ -138,16 +166,20 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     onApplied,
     embedder,
     memory,
-    queues: { clean: cleanQueue, embed: embedQueue, deadLetter: deadLetters },
+    insights,
+    refit,
+    queues: { clean: cleanQueue, embed: embedQueue, inference: inferenceQueue, deadLetter: deadLetters },
     /** Graceful: stop reading streams, let active jobs finish, then disconnect. */
     async stop(): Promise<void> {
       await bridge.stop();
+      await rescorer.stop();
       await cleanWorker.close();
       // Jobs waiting in a part-filled batch must finish for close() to return.
       const closing = embedWorker.close();
       await embedStage.flush();
       await closing;
-      await Promise.all([cleanQueue.close(), embedQueue.close(), deadLetters.close()]);
+      await inferenceWorker.close();
+      await Promise.all([cleanQueue.close(), embedQueue.close(), inferenceQueue.close(), deadLetters.close()]);
       if (!resources.memory) await memory.close();
       redis.disconnect();
     },

@@ -26,7 +26,12 @@ type CasClient = RedisClient & { lifelineProfileCas(numKeys: 4, ...args: (string
 export const ANONYMOUS_PREFIX = "anon:";
 export const isAnonymousCustomer = (customerId: string) => customerId.startsWith(ANONYMOUS_PREFIX);
 
-export type ApplyResult = { profile: Profile; applied: CleanEvent[] };
+/**
+ * `applied`: events this call folded into the profile. `seenBefore`: events of the call the
+ * profile already held (a redelivery); handed on again all the same, because a crash may
+ * have come between the profile write and the hand-off (later stages are idempotent).
+ */
+export type ApplyResult = { profile: Profile; applied: CleanEvent[]; seenBefore: CleanEvent[] };
 
 export type ProfileStore = ReturnType<typeof createProfileStore>;
 
@@ -57,7 +62,12 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
         const unique = new Set<string>();
         const fresh = events.filter((e, i) => seen[i] === 0 && !unique.has(e.messageId) && unique.add(e.messageId));
         const base = current ?? emptyProfile(customerId);
-        if (fresh.length === 0) return { profile: base, applied: [] };
+        const freshIds = new Set(fresh.map((e) => e.messageId));
+        const repeated = new Set<string>();
+        const seenBefore = events
+          .filter((e) => !freshIds.has(e.messageId) && !repeated.has(e.messageId) && repeated.add(e.messageId))
+          .map((e) => ({ ...e, stage: stageFor(base, e, rules) }));
+        if (fresh.length === 0) return { profile: base, applied: [], seenBefore };
 
         // `base` was parsed for this attempt alone, so folding into it in place is safe.
         const next = foldEventsInto(base, fresh, rules);
@@ -76,10 +86,10 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
           ...(keepEvents ? applied.map((e) => JSON.stringify(e)) : []),
         ];
         const outcome = await client.lifelineProfileCas(4, ...args);
-        if (outcome === 2) return { profile: base, applied: [] };
+        if (outcome === 2) return { profile: base, applied: [], seenBefore: [] };
         if (outcome === 1) {
           if (!current) await redis.sadd(keys.customerShard(keys.customerShardOf(customerId)), customerId);
-          return { profile: next, applied };
+          return { profile: next, applied, seenBefore };
         }
         if (attempt > 50) throw new Error(`profile of ${customerId} kept changing under us; giving up after ${attempt} attempts`);
       }

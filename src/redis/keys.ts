@@ -30,6 +30,16 @@ export function keyspace(prefix: string, partitions: number) {
     customerShards: CUSTOMER_SHARDS,
     /** Recent events the clean stage could not use, with the reason. */
     dropped: () => `${prefix}:dropped`,
+    /** The latest insight (churn, drivers, recommendations, strategy) of a customer. */
+    insight: (customerId: string) => `${prefix}:{c:${customerId}}:insight`,
+    /** Customers due a re-score: sorted set, score = when (ms), pushed back by each new event. */
+    rescoreDue: () => `${prefix}:{rescore}:due`,
+    /** Fitted churn artifacts (JSON) and their version, read by every worker. */
+    churnArtifacts: () => `${prefix}:{model}:churn`,
+    churnArtifactsVersion: () => `${prefix}:{model}:churn:version`,
+    /** Fitted recommender (JSON) and its version. */
+    recommender: () => `${prefix}:{model}:recs`,
+    recommenderVersion: () => `${prefix}:{model}:recs:version`,
     allStreams: () => Array.from({ length: partitions }, (_, p) => `${prefix}:{p${p}}:events`),
   };
 }

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { CustomerNotFoundError } from "../../errors";
+import { readInsight } from "../../inference/insights";
 import { authorize } from "../auth";
 import type { AppDeps } from "../deps";
 
@@ -11,7 +12,8 @@ export function clientRoutes(deps: AppDeps) {
       const customerId = await deps.identities.resolveId(params.id);
       const profile = customerId && (await deps.profiles.get(customerId));
       if (!profile) throw new CustomerNotFoundError(`no customer "${params.id}"`);
-      return { customerId, profile };
+      const stored = await readInsight(deps.redis, deps.keys, customerId);
+      return { customerId, profile, insight: stored?.insight ?? null, insightStale: stored ? stored.stale : null };
     },
     { detail: { summary: "A customer's structured profile (and latest insight)", tags: ["clients"] } },
   );

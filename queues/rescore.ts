@@ -1,0 +1,66 @@
+import type { Queue } from "bullmq";
+import type { Logger } from "../src/log/logger";
+import type { RedisClient } from "../src/redis/connection";
+import type { Keyspace } from "../src/redis/keys";
+import { enqueueScores, type InferenceJob } from "./inference.queue";
+
+// Removes a due customer only if no newer event pushed its time back meanwhile.
+const REMOVE_IF_UNCHANGED = `
+local removed = 0
+for i = 1, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return removed`;
+
+type RescoreClient = RedisClient & { lifelineRescoreDone(numKeys: 1, ...args: (string | number)[]): Promise<number> };
+
+/**
+ * Debounced re-scoring. New events push a customer's due time to now + debounce (one ZADD
+ * for a whole batch, instead of a delayed job per customer); a pump turns the customers that
+ * came due into score jobs.
+ */
+export function createRescorer(redis: RedisClient, keys: Keyspace, queue: Queue<InferenceJob>, log: Logger, opts: { debounceMs: number; pollMs?: number }) {
+  if (!("lifelineRescoreDone" in redis)) (redis as RedisClient).defineCommand("lifelineRescoreDone", { lua: REMOVE_IF_UNCHANGED });
+  const client = redis as RescoreClient;
+  let running = false;
+  let loop: Promise<void> | undefined;
+
+  async function pumpOnce(): Promise<number> {
+    const due = await redis.zrangebyscore(keys.rescoreDue(), "-inf", Date.now(), "WITHSCORES", "LIMIT", 0, 500);
+    if (!due.length) return 0;
+    const ids: string[] = [];
+    for (let i = 0; i < due.length; i += 2) ids.push(due[i]!);
+    await enqueueScores(queue, ids);
+    await client.lifelineRescoreDone(1, keys.rescoreDue(), ...due);
+    return ids.length;
+  }
+
+  return {
+    async schedule(customerIds: string[]): Promise<void> {
+      if (!customerIds.length) return;
+      const at = Date.now() + opts.debounceMs;
+      await redis.zadd(keys.rescoreDue(), ...customerIds.flatMap((id) => [at, id]));
+    },
+    pumpOnce,
+    start(): void {
+      running = true;
+      loop = (async () => {
+        while (running) {
+          try {
+            if ((await pumpOnce()) > 0) continue;
+          } catch (err) {
+            log.warn({ err }, "re-score pump failed; retrying");
+          }
+          await Bun.sleep(opts.pollMs ?? Math.min(250, opts.debounceMs));
+        }
+      })();
+    },
+    async stop(): Promise<void> {
+      running = false;
+      await loop;
+    },
+  };
+}

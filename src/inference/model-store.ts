@@ -1,0 +1,36 @@
+import type { RedisClient } from "../redis/connection";
+
+/**
+ * A fitted model kept in Redis as JSON beside a version key, so every worker process loads
+ * the same one and picks up a refit (hot swap) without a restart.
+ */
+export type ModelFormat<T> = { parse: (text: string) => T; serialise: (model: T) => string; version: (model: T) => string };
+
+export function modelSlot<T>(redis: RedisClient, key: string, versionKey: string, { parse, serialise, version }: ModelFormat<T>) {
+  return {
+    async save(model: T): Promise<void> {
+      await redis.multi().set(key, serialise(model)).set(versionKey, version(model)).exec();
+    },
+    async load(): Promise<T | undefined> {
+      const json = await redis.get(key);
+      return json ? parse(json) : undefined;
+    },
+    /** A cached view that re-reads the model when its version key changes (checked at most every refreshMs). */
+    cached<S>(build: (model: T) => S, refreshMs: number) {
+      let current: { version: string; built: S } | undefined;
+      let checkedAt = 0;
+      return async (): Promise<S | undefined> => {
+        if (current && Date.now() - checkedAt < refreshMs) return current.built;
+        checkedAt = Date.now();
+        const v = await redis.get(versionKey);
+        if (!v) return current?.built;
+        if (current?.version === v) return current.built;
+        const json = await redis.get(key);
+        if (!json) return current?.built;
+        const model = parse(json);
+        current = { version: version(model), built: build(model) };
+        return current.built;
+      };
+    },
+  };
+}
