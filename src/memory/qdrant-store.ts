@@ -45,12 +45,19 @@ const customerPayloadSchema = z.object({
   weight: z.number(),
   refTs: z.number(),
   sum: z.array(z.number()),
+  /** Bumped by every write: the compare-and-set token of concurrent workers. */
+  version: z.number().default(0),
+  writer: z.string().optional(),
 });
 const metaPayloadSchema = z.object({ modelId: z.string(), dimensions: z.number() });
 
 // The meta record is a reserved point of the customers collection.
 const META_POINT_ID = uuidV5("lifeline:memory-meta");
 const customerPointId = (customerId: string) => uuidV5(`customer:${customerId}`);
+// Workers racing on one customer vector retry their read-modify-write this often.
+const CAS_ATTEMPTS = 8;
+
+type StoredCustomerVector = { cv: CustomerVector; version: number | undefined; writer?: string };
 
 /** Qdrant memory: events with `customerId` as a tenant index, customer vectors beside them. */
 export class QdrantStore implements MemoryStore {
@@ -75,13 +82,13 @@ export class QdrantStore implements MemoryStore {
       ["customerId", { type: "keyword", is_tenant: true }],
       ["type", "keyword"],
       ["stage", "keyword"],
-      ["ts", "integer"],
+      // ts is epoch ms but any finite number is valid: an integer index would skip fractions.
+      ["ts", "float"],
     ];
     for (const [field_name, field_schema] of indexes)
       await this.call("create payload index", () => this.client.createPayloadIndex(this.events, { field_name, field_schema, wait: true }));
-    await this.call("create payload index", () =>
-      this.client.createPayloadIndex(this.customers, { field_name: "customerId", field_schema: "keyword", wait: true }),
-    );
+    for (const [field_name, field_schema] of [["customerId", "keyword"], ["version", "integer"]] as const)
+      await this.call("create payload index", () => this.client.createPayloadIndex(this.customers, { field_name, field_schema, wait: true }));
     await this.checkMeta();
   }
 
@@ -102,9 +109,9 @@ export class QdrantStore implements MemoryStore {
       ...previous.map((r) => ({ customerId: String(r.payload?.customerId), vector: denseVector(r.vector), ts: Number(r.payload?.ts), sign: -1 as const })),
       ...latest.map((p) => ({ customerId: p.customerId, vector: normalised(p.vector), ts: p.payload.ts, sign: 1 as const })),
     ];
-    const vectors = await this.customerVectors([...new Set(changes.map((c) => c.customerId))]);
-    for (const c of changes) applyEvent(vectors.get(c.customerId)!, c.vector, c.ts, this.halfLifeMs, c.sign);
-    await this.writeCustomerVectors(vectors);
+    await this.updateCustomerVectors([...new Set(changes.map((c) => c.customerId))], (vectors) => {
+      for (const c of changes) applyEvent(vectors.get(c.customerId)!, c.vector, c.ts, this.halfLifeMs, c.sign);
+    });
   }
 
   search(query: MemorySearch): Promise<MemoryHit[]> {
@@ -150,10 +157,10 @@ export class QdrantStore implements MemoryStore {
     await this.call("set payload", () =>
       this.client.setPayload(this.events, { payload: { customerId: toId }, filter: customerFilter(fromId), wait: true }),
     );
-    const vectors = await this.customerVectors([fromId, toId]);
-    mergeCustomerVector(vectors.get(toId)!, vectors.get(fromId)!, this.halfLifeMs);
-    vectors.get(fromId)!.weight = 0;
-    await this.writeCustomerVectors(vectors);
+    await this.updateCustomerVectors([fromId, toId], (vectors) => {
+      mergeCustomerVector(vectors.get(toId)!, vectors.get(fromId)!, this.halfLifeMs);
+      vectors.get(fromId)!.weight = 0;
+    });
   }
 
   async deleteCustomer(customerId: string): Promise<number> {
@@ -218,33 +225,73 @@ export class QdrantStore implements MemoryStore {
     );
   }
 
-  private async customerVectors(customerIds: string[]): Promise<Map<string, CustomerVector>> {
+  /**
+   * Read-modify-write of customer vectors that is safe against other workers: each write is
+   * conditional on the version it read (Qdrant `update_filter`, `insert_only` for new
+   * customers) and carries a writer token; customers whose write lost are re-read and the
+   * change applied again. The same event delivered to two workers at the same instant can
+   * still count twice in the customer vector (never in the events), until its next upsert.
+   */
+  private async updateCustomerVectors(customerIds: string[], change: (vectors: Map<string, CustomerVector>) => void): Promise<void> {
+    let pending = new Set(customerIds);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS && pending.size > 0; attempt++) {
+      // The change is re-applied to a fresh read of every customer it touches; only the
+      // customers whose write lost are written again.
+      const stored = await this.customerVectors(customerIds);
+      change(new Map([...stored].map(([id, s]) => [id, s.cv])));
+      const writer = crypto.randomUUID();
+      const toWrite = new Map([...stored].filter(([id]) => pending.has(id)));
+      await this.writeCustomerVectors(toWrite, writer);
+      const written = await this.customerVectors([...pending]);
+      pending = new Set(
+        [...pending].filter((id) => {
+          const after = written.get(id)!;
+          const emptied = customerDirection(toWrite.get(id)!.cv) === undefined;
+          return emptied ? after.version !== undefined : after.writer !== writer;
+        }),
+      );
+    }
+    if (pending.size > 0) throw new UpstreamError(`qdrant: customer vectors of ${[...pending].join(", ")} kept changing under us; retry`);
+  }
+
+  private async customerVectors(customerIds: string[]): Promise<Map<string, StoredCustomerVector>> {
     const records = await this.call("retrieve", () =>
       this.client.retrieve(this.customers, { ids: customerIds.map(customerPointId), with_payload: true }),
     );
-    const stored = new Map<string, CustomerVector>();
+    const stored = new Map<string, StoredCustomerVector>();
     for (const r of records) {
       const p = customerPayloadSchema.parse(r.payload);
-      stored.set(p.customerId, { sum: Float64Array.from(p.sum), weight: p.weight, refTs: p.refTs });
+      stored.set(p.customerId, { cv: { sum: Float64Array.from(p.sum), weight: p.weight, refTs: p.refTs }, version: p.version, writer: p.writer });
     }
-    return new Map(customerIds.map((id) => [id, stored.get(id) ?? emptyCustomerVector(this.meta.dimensions, 0)]));
+    return new Map(
+      customerIds.map((id) => [id, stored.get(id) ?? { cv: emptyCustomerVector(this.meta.dimensions, 0), version: undefined }]),
+    );
   }
 
-  private async writeCustomerVectors(vectors: Map<string, CustomerVector>): Promise<void> {
-    const live: Schemas["PointStruct"][] = [];
-    const emptied: string[] = [];
-    for (const [customerId, cv] of vectors) {
+  private async writeCustomerVectors(vectors: Map<string, StoredCustomerVector>, writer: string): Promise<void> {
+    for (const [customerId, { cv, version }] of vectors) {
+      const id = customerPointId(customerId);
       const direction = customerDirection(cv);
-      if (!direction) emptied.push(customerPointId(customerId));
-      else
-        live.push({
-          id: customerPointId(customerId),
-          vector: Array.from(direction),
-          payload: { customerId, weight: cv.weight, refTs: cv.refTs, sum: Array.from(cv.sum) },
-        });
+      if (!direction) {
+        // Emptied: delete only the version we read, so a concurrent add is not thrown away.
+        const filter: Schemas["Filter"] = { must: [{ has_id: [id] }, ...versionCondition(version)] };
+        await this.call("delete", () => this.client.delete(this.customers, { wait: true, filter }));
+        continue;
+      }
+      const point = {
+        id,
+        vector: Array.from(direction),
+        payload: { customerId, weight: cv.weight, refTs: cv.refTs, sum: Array.from(cv.sum), version: (version ?? 0) + 1, writer },
+      };
+      await this.call("upsert", () =>
+        this.client.upsert(
+          this.customers,
+          version === undefined
+            ? { wait: true, points: [point], update_mode: "insert_only" }
+            : { wait: true, points: [point], update_filter: { must: versionCondition(version) } },
+        ),
+      );
     }
-    if (live.length) await this.call("upsert", () => this.client.upsert(this.customers, { wait: true, points: live }));
-    if (emptied.length) await this.call("delete", () => this.client.delete(this.customers, { wait: true, points: emptied }));
   }
 
   private checkDimensions(vector: Float32Array): void {
@@ -261,6 +308,10 @@ export class QdrantStore implements MemoryStore {
       throw translate(err, operation);
     }
   }
+}
+
+function versionCondition(version: number | undefined): Schemas["Condition"][] {
+  return version === undefined ? [] : [{ key: "version", match: { value: version } }];
 }
 
 function customerFilter(customerId: string): Schemas["Filter"] {

@@ -7,7 +7,7 @@ const url = Bun.env.QDRANT_URL;
 const apiKey = Bun.env.QDRANT_API_KEY;
 
 if (!url) {
-  test.skip("qdrant memory store contract (skipped: QDRANT_URL not set)", () => {});
+  test.skip("qdrant memory store contract: skipped because QDRANT_URL is not set (run `docker compose up qdrant` and set QDRANT_URL=http://localhost:6333)", () => {});
 } else {
   const client = new QdrantClient({ url, apiKey, checkCompatibility: false });
   let prefix = "";
