@@ -157,7 +157,6 @@ export function buildRecommender(histories: readonly RecHistory[], overrides: Pa
   const popularity = new Float64Array(nItems);
   const viewPopularity = new Float64Array(nItems);
   const buyers = new Int32Array(nItems);
-  const afterCounts = new Map<number, Map<number, number>>();
   for (const h of histories) {
     const vector = customerVector(h.events, indexOf, options, latestTs(h.events));
     if (vector.item.length === 0) continue;
@@ -175,7 +174,6 @@ export function buildRecommender(histories: readonly RecHistory[], overrides: Pa
       popularity[i]! += decayFactor(builtAtMs - ts, options.popularityHalfLifeDays);
     }
     for (const [i, ts] of lastSeen) viewPopularity[i]! += 0.01 * decayFactor(builtAtMs - ts, options.popularityHalfLifeDays);
-    if (options.weights.after > 0) addTransitions(h.events, indexOf, options, builtAtMs, afterCounts);
   }
   // Items nobody bought still rank among themselves by attention, always below any bought item's share.
   for (let i = 0; i < nItems; i++) popularity[i]! += Math.min(viewPopularity[i]!, 0.009);
@@ -184,7 +182,7 @@ export function buildRecommender(histories: readonly RecHistory[], overrides: Pa
 
   const usersByItem = invertUsers(users, nItems);
   const similar = options.weights.items > 0 ? itemCosine(users, usersByItem, nItems, options) : emptyLists(nItems);
-  const after = topLists(afterCounts, nItems, options.itemNeighbours);
+  const after = options.weights.after > 0 ? transitions(histories, indexOf, options, builtAtMs) : emptyLists(nItems);
   return {
     options,
     builtAtMs,
@@ -322,54 +320,66 @@ function packLists(lists: readonly { item: number[]; score: number[]; support: n
 }
 
 /**
- * Counts, per customer, each ordered pair (a bought, then b first bought on a later day within
- * the window), weighted by how recent b's purchase is. One count per customer and pair.
+ * "Bought after": for each item a, the items its buyers first bought on a later day within
+ * the window, one count per customer, weighted by how recent that later purchase is; top N kept.
  */
-function addTransitions(
-  events: readonly RecEvent[],
-  indexOf: Map<string, number>,
-  options: RecommenderOptions,
-  builtAtMs: number,
-  counts: Map<number, Map<number, number>>,
-) {
-  const firstBuy = new Map<number, number>();
-  for (const e of events) {
-    if (e.kind !== "purchase") continue;
-    const i = indexOf.get(e.itemId)!;
-    if ((firstBuy.get(i) ?? Infinity) > e.ts) firstBuy.set(i, e.ts);
-  }
-  const bought = [...firstBuy].sort((x, y) => x[1] - y[1]);
-  const windowMs = options.afterWindowDays * DAY_MS;
-  for (let x = 0; x < bought.length; x++) {
-    const [a, ta] = bought[x]!;
-    const dayA = Math.floor(ta / DAY_MS);
-    let row = counts.get(a);
-    for (let y = x + 1; y < bought.length; y++) {
-      const [b, tb] = bought[y]!;
-      if (tb - ta > windowMs) break;
-      if (Math.floor(tb / DAY_MS) === dayA) continue;
-      if (!row) counts.set(a, (row = new Map()));
-      row.set(b, (row.get(b) ?? 0) + decayFactor(builtAtMs - tb, options.popularityHalfLifeDays));
+function transitions(histories: readonly RecHistory[], indexOf: Map<string, number>, options: RecommenderOptions, builtAtMs: number): NeighbourLists {
+  const nItems = indexOf.size;
+  const sequences: { item: Int32Array; ts: Float64Array }[] = [];
+  const buyers: number[][] = Array.from({ length: nItems }, () => []);
+  for (const h of histories) {
+    const firstBuy = new Map<number, number>();
+    for (const e of h.events) {
+      if (e.kind !== "purchase") continue;
+      const i = indexOf.get(e.itemId)!;
+      if ((firstBuy.get(i) ?? Infinity) > e.ts) firstBuy.set(i, e.ts);
     }
+    const ordered = [...firstBuy].sort((x, y) => x[1] - y[1] || x[0] - y[0]);
+    const s = sequences.length;
+    sequences.push({ item: Int32Array.from(ordered, (o) => o[0]), ts: Float64Array.from(ordered, (o) => o[1]) });
+    ordered.forEach(([i], pos) => buyers[i]!.push(s, pos));
   }
-}
-
-function topLists(counts: Map<number, Map<number, number>>, nItems: number, n: number): NeighbourLists {
+  const windowMs = options.afterWindowDays * DAY_MS;
+  const score = new Float64Array(nItems);
+  const count = new Int32Array(nItems);
+  const touched: number[] = [];
   const lists: { item: number[]; score: number[]; support: number[] }[] = [];
   for (let a = 0; a < nItems; a++) {
-    const row = [...(counts.get(a) ?? [])].sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, n);
-    lists.push({ item: row.map((r) => r[0]), score: row.map((r) => r[1]), support: row.map((r) => Math.round(r[1])) });
+    touched.length = 0;
+    const list = buyers[a]!;
+    for (let x = 0; x < list.length; x += 2) {
+      const seq = sequences[list[x]!]!;
+      const pos = list[x + 1]!;
+      const ta = seq.ts[pos]!;
+      const dayA = Math.floor(ta / DAY_MS);
+      for (let y = pos + 1; y < seq.item.length && seq.ts[y]! - ta <= windowMs; y++) {
+        if (Math.floor(seq.ts[y]! / DAY_MS) === dayA) continue;
+        const b = seq.item[y]!;
+        if (count[b] === 0) touched.push(b);
+        score[b]! += decayFactor(builtAtMs - seq.ts[y]!, options.popularityHalfLifeDays);
+        count[b]!++;
+      }
+    }
+    const top = topK(touched, score, options.itemNeighbours);
+    lists.push({ item: top, score: top.map((b) => score[b]!), support: top.map((b) => count[b]!) });
+    for (const b of touched) (score[b] = 0), (count[b] = 0);
   }
   return packLists(lists);
 }
 
 /** Per-query scores of one source; only the items in `touched` are non-zero. */
-type Component = { score: Float64Array; support: Float64Array; via: Int32Array; touched: number[]; max: number };
+type Component = { score: Float64Array; support: Float64Array; via: Int32Array; strongest: Float64Array; touched: number[]; max: number };
 
 const SOURCES = ["users", "items", "after", "revisit", "popular"] as const satisfies readonly (keyof BlendWeights)[];
 
 /** Scratch arrays reused across queries of one model (scoring is synchronous, so never shared mid-query). */
-type Workspace = { parts: Record<keyof BlendWeights, Component>; total: Float64Array; best: Float64Array; userDot: Float64Array };
+type Workspace = {
+  parts: Record<keyof BlendWeights, Component>;
+  total: Float64Array;
+  best: Float64Array;
+  bestSource: Uint8Array;
+  userDot: Float64Array;
+};
 const workspaces = new WeakMap<Recommender, Workspace>();
 
 function workspaceFor(model: Recommender): Workspace {
@@ -380,6 +390,7 @@ function workspaceFor(model: Recommender): Workspace {
     score: new Float64Array(n),
     support: new Float64Array(n),
     via: new Int32Array(n).fill(-1),
+    strongest: new Float64Array(n),
     touched: [],
     max: 0,
   });
@@ -387,6 +398,7 @@ function workspaceFor(model: Recommender): Workspace {
     parts: { users: component(), items: component(), after: component(), revisit: component(), popular: component() },
     total: new Float64Array(n),
     best: new Float64Array(n),
+    bestSource: new Uint8Array(n),
     userDot: new Float64Array(model.users.length),
   };
   workspaces.set(model, ws);
@@ -404,7 +416,7 @@ function finish(part: Component) {
 }
 
 function clear(part: Component) {
-  for (const i of part.touched) (part.score[i] = 0), (part.support[i] = 0), (part.via[i] = -1);
+  for (const i of part.touched) (part.score[i] = 0), (part.support[i] = 0), (part.via[i] = -1), (part.strongest[i] = 0);
   part.touched.length = 0;
   part.max = 0;
 }
@@ -448,10 +460,10 @@ export function recommend(model: Recommender, customer: RecHistory, k: number): 
   const hasSignal = SOURCES.some((s) => parts[s].max > 0);
   if (w.popular > 0 || !hasSignal) popularScores(model, parts.popular, customer);
 
-  const { total, best } = ws;
-  const bestSource = new Map<number, keyof BlendWeights>();
+  const { total, best, bestSource } = ws;
   const candidates: number[] = [];
-  for (const source of SOURCES) {
+  for (let si = 0; si < SOURCES.length; si++) {
+    const source = SOURCES[si]!;
     const part = parts[source];
     if (part.max <= 0) continue;
     const weight = hasSignal ? w[source] : 1;
@@ -460,12 +472,12 @@ export function recommend(model: Recommender, customer: RecHistory, k: number): 
       const contribution = (weight * part.score[i]!) / part.max;
       if (total[i] === 0) candidates.push(i);
       total[i]! += contribution;
-      if (contribution > best[i]!) (best[i] = contribution), bestSource.set(i, source);
+      if (contribution > best[i]!) (best[i] = contribution), (bestSource[i] = si);
     }
   }
   const top = options.livenessExponent === 0 ? topK(candidates, total, k) : topK(candidates, livened(model, candidates, total), k);
   const result = top.map((i) => {
-    const source = bestSource.get(i)!;
+    const source = SOURCES[bestSource[i]!]!;
     const { reason, support } = explain(model, source, parts[source], i);
     const name = model.names[i];
     return { itemId: model.itemIds[i]!, ...(name ? { name } : {}), score: total[i]!, reason, support, source };
@@ -517,7 +529,7 @@ function userNeighbourScores(model: Recommender, ws: Workspace, q: SparseVector,
 
 /** Σ over the customer's items i (only bought ones when `boughtOnly`) of the list score i → j; remembers the strongest i. */
 function listScores(lists: NeighbourLists, part: Component, q: SparseVector, boughtOnly: boolean) {
-  const strongest = new Map<number, number>();
+  const { strongest } = part;
   for (let x = 0; x < q.item.length; x++) {
     if (boughtOnly && !q.bought[x]) continue;
     const g = q.weight[x]!;
@@ -526,7 +538,7 @@ function listScores(lists: NeighbourLists, part: Component, q: SparseVector, bou
       const j = lists.item[p]!;
       const c = g * lists.score[p]!;
       add(part, j, c);
-      if (c > (strongest.get(j) ?? 0)) strongest.set(j, c), (part.via[j] = i), (part.support[j] = lists.support[p]!);
+      if (c > strongest[j]!) (strongest[j] = c), (part.via[j] = i), (part.support[j] = lists.support[p]!);
     }
   }
   finish(part);
