@@ -21,6 +21,8 @@ export type EmbedDeps = {
   batchSize: number;
   /** Longest a job waits for its batch to fill (LIFELINE_EMBED_MAX_WAIT_MS). */
   maxWaitMs: number;
+  /** Times the upsert stage (metrics); runs it as is when absent. */
+  timeUpsert?: <T>(fn: () => Promise<T>) => Promise<T>;
 };
 
 export type EmbedOutcome = { embedded: number; skippedErased: number };
@@ -59,7 +61,7 @@ export async function embedAndUpsert(jobs: EmbedJob[], d: EmbedDeps): Promise<Em
       vector: vectors[i]!,
       payload: { messageId: event.messageId, type: event.type, event: event.name, stage: event.stage, ts: event.ts, text: texts[i]! },
     }));
-    await d.memory.upsert(points);
+    await (d.timeUpsert ? d.timeUpsert(() => d.memory.upsert(points)) : d.memory.upsert(points));
     await settleAfterUpsert([...new Set(work.map((w) => w.customerId))], d);
     d.log.debug({ points: points.length, jobs: jobs.length }, "embedded batch");
   }

@@ -39,14 +39,14 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   const keys = keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS);
   const rules = loadStageRules(config);
   const profiles = createProfileStore(redis, keys, rules);
-  const embedder = resources.embedder ?? (await createEmbedder(config));
+  const pipelineMetrics = createPipelineMetrics(redis, config.LIFELINE_KEY_PREFIX);
+  const embedder = resources.embedder ?? (await createEmbedder(config, { onOutcome: (o) => pipelineMetrics.countCall("embedding", o) }));
   const memory = resources.memory ?? (await createMemoryStore(config, embedder));
   if (!resources.memory) await memory.init();
   // Stitching reaches the vector memory: the visitor's points move to the customer.
   const identities = createIdentities(redis, keys, profiles, [(from, to) => memory.reassignCustomer(from, to)]);
   const onApplied: AppliedListener[] = [];
   // Stage durations and upstream call outcomes, summed in Redis for the API's /metrics.
-  const pipelineMetrics = createPipelineMetrics(redis, config.LIFELINE_KEY_PREFIX);
 
   const queue = (name: QueueName) => new Queue(name, queueOptions(config, name, redis));
   const cleanQueue = queue(queueNames.clean) as Queue<CleanJob>;
@@ -55,7 +55,18 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   onApplied.push((batch) => enqueueEmbeds(embedQueue, batch, config.LIFELINE_EMBED_BATCH_SIZE));
 
   const inferenceQueue = queue(queueNames.inference) as Queue<InferenceJob>;
-  const { insights, refit } = buildInsights(config, { redis, keys, profiles, identities, memory, embedder, log: log.child({ queue: queueNames.inference }) });
+  const { insights, refit } = buildInsights(config, {
+    redis,
+    keys,
+    profiles,
+    identities,
+    memory,
+    embedder,
+    log: log.child({ queue: queueNames.inference }),
+    onStrategyOutcome: (o) => {
+      if (o !== "breaker_open") pipelineMetrics.countCall("llm", o);
+    },
+  });
   // New events make the insight stale and schedule a debounced re-score.
   const rescorer = createRescorer(redis, keys, inferenceQueue, log.child({ component: "rescore" }), { debounceMs: config.LIFELINE_RESCORE_DEBOUNCE_MS });
   onApplied.push(async (batch) => {
@@ -114,6 +125,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     log: log.child({ queue: queueNames.embed }),
     batchSize: config.LIFELINE_EMBED_BATCH_SIZE,
     maxWaitMs: config.LIFELINE_EMBED_MAX_WAIT_MS,
+    timeUpsert: (fn) => pipelineMetrics.timeStage("upsert", fn),
   });
   const embedWorker = new Worker<EmbedJob>(
     queueNames.embed,
@@ -153,7 +165,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     jobMaxEvents: config.LIFELINE_JOB_MAX_EVENTS,
     claimIdleMs: config.LIFELINE_CLAIM_IDLE_MS,
   });
-  attachStageMetrics(pipelineMetrics, { clean: cleanWorker, embed: embedWorker });
+  attachStageMetrics(pipelineMetrics, { clean: cleanWorker, embed: embedWorker, inference: inferenceWorker });
   await bridge.start();
   rescorer.start();
   log.info({ partitions: keys.partitions }, "workers started");
@@ -181,6 +193,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
       await inferenceWorker.close();
       await Promise.all([cleanQueue.close(), embedQueue.close(), inferenceQueue.close(), deadLetters.close()]);
       if (!resources.memory) await memory.close();
+      await pipelineMetrics.stop();
       redis.disconnect();
     },
   };

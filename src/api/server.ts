@@ -3,6 +3,7 @@ import { createLogger, type Logger } from "../log/logger";
 import { waitUntilReady } from "../redis/connection";
 import { createApp } from "./app";
 import { buildAppDeps } from "./build-deps";
+import { closeQueues } from "../../queues/open-queues";
 
 export type RunningApi = { port: number; stop(): Promise<void> };
 
@@ -20,6 +21,7 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
     async stop() {
       await app.stop();
       await deps.semantic.close();
+      await closeQueues(deps.queues);
       deps.redis.disconnect();
     },
   };

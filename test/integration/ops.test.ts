@@ -100,6 +100,8 @@ describe("roles", () => {
     { method: "GET", path: "/clients/r/memory?q=x", role: "read" },
     { method: "GET", path: "/clients/r/similar", role: "read" },
     { method: "GET", path: "/memory/search?q=x", role: "read" },
+    { method: "POST", path: "/signals/churn", role: "read", body: { customerId: "nobody" } },
+    { method: "GET", path: "/signals/churn/no-such-job", role: "read" },
     { method: "DELETE", path: "/clients/nobody-to-erase", role: "admin" },
     { method: "GET", path: "/admin/queues", role: "admin" },
     { method: "GET", path: "/admin/queues/api/queues", role: "admin" },
