@@ -7,7 +7,11 @@ import { DAY_MS, expectedPurchases, pAlive, pNoPurchase, repeatSummary, WEEK_MS,
 
 export type ChurnStage = "pre_conversion" | "conversion" | "post_conversion" | "churn_signal";
 
-export type HistoryPurchase = { ts: number; amount: number; messageId: string };
+/**
+ * One purchase. `quantity` (units bought) and `products` (product ids, one per order line)
+ * are optional: when a source does not carry them the basket features are NaN (unknown).
+ */
+export type HistoryPurchase = { ts: number; amount: number; messageId: string; quantity?: number; products?: string[] };
 export type HistoryEvent = { ts: number; messageId: string; type: string; name: string; stage: ChurnStage };
 
 export type CustomerHistory = {
@@ -59,6 +63,20 @@ export const FEATURE_NAMES = [
   "bgnbd_expected_purchases",
   "bgnbd_p_no_purchase",
   "neighbour_churn_rate",
+  "recency_tenure_ratio",
+  "last_gap_days",
+  "last_gap_ratio",
+  "active_months",
+  "purchases_last_horizon",
+  "orders_per_month",
+  "bgnbd_expected_half_horizon",
+  "bgnbd_expected_double_horizon",
+  "items_per_order",
+  "spend_per_item",
+  "distinct_products",
+  "products_per_order",
+  "repeat_product_share",
+  "refunds",
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 
@@ -89,7 +107,24 @@ export const FEATURE_WORDING: Record<FeatureName, { up: string; down: string }> 
   bgnbd_expected_purchases: { up: "Few purchases expected in the coming period", down: "More purchases expected in the coming period" },
   bgnbd_p_no_purchase: { up: "Likely to make no purchase in the coming period", down: "Likely to buy again in the coming period" },
   neighbour_churn_rate: { up: "Similar customers at this stage often lapsed", down: "Similar customers at this stage usually stayed" },
+  recency_tenure_ratio: { up: "Silent for a large part of their time as a customer", down: "Still buying late in their time as a customer" },
+  last_gap_days: { up: "Long wait before their last order", down: "Short wait before their last order" },
+  last_gap_ratio: { up: "Reorder interval is getting longer", down: "Reorder interval is getting shorter" },
+  active_months: { up: "Bought in few distinct months", down: "Bought in many distinct months" },
+  purchases_last_horizon: { up: "Few orders over the last period", down: "Several orders over the last period" },
+  orders_per_month: { up: "Orders rarely", down: "Orders often" },
+  bgnbd_expected_half_horizon: { up: "Unlikely to buy soon", down: "Likely to buy soon" },
+  bgnbd_expected_double_horizon: { up: "Few purchases expected in the longer run", down: "More purchases expected in the longer run" },
+  items_per_order: { up: "Small baskets", down: "Large baskets" },
+  spend_per_item: { up: "Buys at price levels associated with lapsing", down: "Buys at price levels associated with staying" },
+  distinct_products: { up: "Has bought a narrow range of products", down: "Has bought a wide range of products" },
+  products_per_order: { up: "Few different products per order", down: "Many different products per order" },
+  repeat_product_share: { up: "Rarely reorders the same products", down: "Reorders the same products" },
+  refunds: { up: "Has returned or cancelled orders", down: "No returns or cancelled orders" },
 };
+
+/** Non-signal events recording a return or a cancelled order (counted by `refunds`). */
+const REFUND_EVENT = /refund|return|order cancel/i;
 
 const CHURN_SIGNAL_KINDS = {
   cancellations: /cancel/i,
@@ -146,6 +181,26 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
   const byAmount = [...purchases].sort((p, q) => q.amount - p.amount);
   const lastFew = (ps: HistoryPurchase[], n = 3) => ps.slice(-n).map(cite);
 
+  const horizonMs = population.horizonDays * DAY_MS;
+  const lastGap = gapsDays.at(-1);
+  const months = new Set(purchases.map((p) => { const d = new Date(p.ts); return d.getUTCFullYear() * 12 + d.getUTCMonth(); }));
+  const withQuantity = purchases.filter((p) => p.quantity !== undefined);
+  const units = withQuantity.reduce((s, p) => s + p.quantity!, 0);
+  const withProducts = purchases.filter((p) => p.products !== undefined);
+  const seenProducts = new Set<string>();
+  let productLines = 0;
+  let repeatLines = 0;
+  for (const p of withProducts) {
+    const basket = new Set(p.products);
+    for (const code of basket) {
+      productLines++;
+      if (seenProducts.has(code)) repeatLines++;
+    }
+    for (const code of basket) seenProducts.add(code);
+  }
+  const refundEvents = events.filter((e) => e.stage !== "churn_signal" && REFUND_EVENT.test(e.name));
+  const inLastHorizon = purchases.filter((p) => p.ts >= asOfMs - horizonMs);
+
   const values: Record<FeatureName, number> = {
     recency_days: recencyDays,
     frequency,
@@ -172,6 +227,20 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     bgnbd_expected_purchases: summary ? expectedPurchases(population.bgnbd, horizonWeeks, bg.x, bg.tx, bg.T) : 0,
     bgnbd_p_no_purchase: summary ? pNoPurchase(population.bgnbd, horizonWeeks, bg.x, bg.tx, bg.T) : 1,
     neighbour_churn_rate: population.neighbourOutcomeRate ?? population.baseChurnRate ?? 0.5,
+    recency_tenure_ratio: tenureDays > 0 ? recencyDays / tenureDays : 1,
+    last_gap_days: lastGap ?? Number.NaN,
+    last_gap_ratio: lastGap !== undefined && iptMean > 0 ? lastGap / iptMean : Number.NaN,
+    active_months: months.size,
+    purchases_last_horizon: inLastHorizon.length,
+    orders_per_month: purchases.length / Math.max(1, tenureDays / 30.44),
+    bgnbd_expected_half_horizon: summary ? expectedPurchases(population.bgnbd, horizonWeeks / 2, bg.x, bg.tx, bg.T) : 0,
+    bgnbd_expected_double_horizon: summary ? expectedPurchases(population.bgnbd, horizonWeeks * 2, bg.x, bg.tx, bg.T) : 0,
+    items_per_order: withQuantity.length ? units / withQuantity.length : Number.NaN,
+    spend_per_item: units > 0 ? withQuantity.reduce((s, p) => s + p.amount, 0) / units : Number.NaN,
+    distinct_products: withProducts.length ? seenProducts.size : Number.NaN,
+    products_per_order: withProducts.length ? productLines / withProducts.length : Number.NaN,
+    repeat_product_share: productLines > 0 ? repeatLines / productLines : Number.NaN,
+    refunds: refundEvents.length,
   };
 
   const purchaseCites = last ? [cite(last)] : [];
@@ -201,6 +270,20 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     bgnbd_expected_purchases: lastFew(purchases, 2),
     bgnbd_p_no_purchase: lastFew(purchases, 2),
     neighbour_churn_rate: purchaseCites,
+    recency_tenure_ratio: [...(purchases[0] ? [cite(purchases[0])] : []), ...(purchases.length > 1 ? purchaseCites : [])],
+    last_gap_days: lastFew(purchases, 2),
+    last_gap_ratio: lastFew(purchases, 3),
+    active_months: lastFew(purchases, 5),
+    purchases_last_horizon: inLastHorizon.length ? lastFew(inLastHorizon) : purchaseCites,
+    orders_per_month: lastFew(purchases, 5),
+    bgnbd_expected_half_horizon: lastFew(purchases, 2),
+    bgnbd_expected_double_horizon: lastFew(purchases, 2),
+    items_per_order: lastFew(withQuantity),
+    spend_per_item: lastFew(withQuantity),
+    distinct_products: lastFew(withProducts),
+    products_per_order: lastFew(withProducts),
+    repeat_product_share: lastFew(withProducts),
+    refunds: refundEvents.slice(-3).map(citeEvent),
   };
   return { values, evidence };
 }

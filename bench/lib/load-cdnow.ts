@@ -1,30 +1,35 @@
 /** Reads the CDNOW purchase log (Fader & Hardie) into customer histories. */
+import { sharedData } from "../../scripts/lib/shared-data";
 import type { CustomerHistory } from "../../pipelines/churn-features.ts";
 
-export const CDNOW_MASTER = "/work/shared/data/cdnow/CDNOW_master.txt";
-export const CDNOW_SAMPLE = "/work/shared/data/cdnow/CDNOW_sample.txt";
+export const CDNOW_MASTER = sharedData("cdnow", "CDNOW_master.txt");
+export const CDNOW_SAMPLE = sharedData("cdnow", "CDNOW_sample.txt");
 
 const dayMs = (yyyymmdd: string) => Date.UTC(+yyyymmdd.slice(0, 4), +yyyymmdd.slice(4, 6) - 1, +yyyymmdd.slice(6, 8));
 
 /**
- * One purchase per customer and day (rows of the same day summed), each with one
+ * One purchase per customer and day (rows of the same day summed; `quantity` = CDs), each with one
  * "Order Completed" event: the first a conversion, the rest post-conversion.
  * Handles both the master file (header, 4 columns) and the sample (5 columns).
  */
 export async function loadCdnow(path = CDNOW_MASTER): Promise<CustomerHistory[]> {
-  const byCustomer = new Map<string, Map<string, number>>();
+  const byCustomer = new Map<string, Map<string, { amount: number; quantity: number }>>();
   for (const line of (await Bun.file(path).text()).split(/\r?\n/)) {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 4 || !/^\d+$/.test(fields[0]!)) continue;
-    const [id, date, amount] = fields.length >= 5 ? [fields[0]!, fields[2]!, fields[4]!] : [fields[0]!, fields[1]!, fields[3]!];
-    const days = byCustomer.get(id) ?? new Map<string, number>();
-    days.set(date, (days.get(date) ?? 0) + Number(amount));
+    const [id, date, cds, amount] =
+      fields.length >= 5 ? [fields[0]!, fields[2]!, fields[3]!, fields[4]!] : [fields[0]!, fields[1]!, fields[2]!, fields[3]!];
+    const days = byCustomer.get(id) ?? new Map<string, { amount: number; quantity: number }>();
+    const day = days.get(date) ?? { amount: 0, quantity: 0 };
+    day.amount += Number(amount);
+    day.quantity += Number(cds);
+    days.set(date, day);
     byCustomer.set(id, days);
   }
   return [...byCustomer].map(([customerId, days]) => {
     const purchases = [...days]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([date, amount]) => ({ ts: dayMs(date), amount, messageId: `cdnow-${customerId}-${date}` }));
+      .map(([date, { amount, quantity }]) => ({ ts: dayMs(date), amount, quantity, messageId: `cdnow-${customerId}-${date}` }));
     return {
       customerId,
       firstSeenMs: purchases[0]!.ts,

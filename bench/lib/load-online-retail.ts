@@ -1,8 +1,9 @@
 /** Reads UCI Online Retail (one CSV per trading day) into customer histories. */
+import { sharedData } from "../../scripts/lib/shared-data";
 import { readdir } from "node:fs/promises";
-import type { CustomerHistory, HistoryPurchase } from "../../pipelines/churn-features.ts";
+import type { CustomerHistory, HistoryEvent, HistoryPurchase } from "../../pipelines/churn-features.ts";
 
-export const ONLINE_RETAIL_DIR = "/work/shared/data/online-retail/by-day";
+export const ONLINE_RETAIL_DIR = sharedData("online-retail", "by-day");
 
 export type RetailLine = {
   invoiceNo: string;
@@ -63,39 +64,59 @@ export async function loadRetailLines(dir = ONLINE_RETAIL_DIR): Promise<RetailLi
   return lines;
 }
 
+/** Stock codes of actual products (5 digits, optional letter variant); postage, fees and manual lines are not products. */
+const PRODUCT_CODE = /^\d{5}/;
+
 /**
  * Registered customers only (non-empty CustomerID); cancellations (invoice "C…") and
- * adjustments (any non-numeric invoice) dropped. One purchase per invoice, amount summed
- * over its lines, with one "Order Completed" event.
+ * adjustments (any non-numeric invoice) are not purchases. One purchase per invoice, amount
+ * summed over its lines, `quantity` the units bought, `products` its product stock codes,
+ * with one "Order Completed" event. A customer's cancelled invoices are kept only as
+ * "Order Refunded" events (stage post_conversion, so they neither count as purchases nor
+ * as churn signals; the `refunds` feature counts those before the as-of instant).
  */
 export async function loadOnlineRetail(dir = ONLINE_RETAIL_DIR): Promise<CustomerHistory[]> {
-  const invoices = new Map<string, { customerId: string; ts: number; amount: number }>();
+  type Invoice = { customerId: string; ts: number; amount: number; quantity: number; products: string[] };
+  const invoices = new Map<string, Invoice>();
+  const cancelled = new Map<string, { customerId: string; ts: number }>();
   for (const line of await loadRetailLines(dir)) {
-    if (!line.customerId || !/^\d+$/.test(line.invoiceNo)) continue;
-    const invoice = invoices.get(line.invoiceNo) ?? { customerId: line.customerId, ts: line.invoiceDateMs, amount: 0 };
+    if (!line.customerId) continue;
+    if (/^C\d+$/.test(line.invoiceNo)) {
+      if (!cancelled.has(line.invoiceNo)) cancelled.set(line.invoiceNo, { customerId: line.customerId, ts: line.invoiceDateMs });
+      continue;
+    }
+    if (!/^\d+$/.test(line.invoiceNo)) continue;
+    const invoice = invoices.get(line.invoiceNo) ?? { customerId: line.customerId, ts: line.invoiceDateMs, amount: 0, quantity: 0, products: [] };
     invoice.amount += line.quantity * line.unitPrice;
     invoice.ts = Math.min(invoice.ts, line.invoiceDateMs);
+    if (PRODUCT_CODE.test(line.stockCode)) {
+      invoice.quantity += line.quantity;
+      invoice.products.push(line.stockCode);
+    }
     invoices.set(line.invoiceNo, invoice);
   }
   const byCustomer = new Map<string, HistoryPurchase[]>();
-  for (const [invoiceNo, { customerId, ts, amount }] of invoices) {
+  for (const [invoiceNo, { customerId, ts, amount, quantity, products }] of invoices) {
     const list = byCustomer.get(customerId) ?? [];
-    list.push({ ts, amount, messageId: `retail-${invoiceNo}` });
+    list.push({ ts, amount, quantity, products, messageId: `retail-${invoiceNo}` });
     byCustomer.set(customerId, list);
+  }
+  const refundsOf = new Map<string, HistoryEvent[]>();
+  for (const [invoiceNo, { customerId, ts }] of cancelled) {
+    const list = refundsOf.get(customerId) ?? [];
+    list.push({ ts, messageId: `retail-${invoiceNo}`, type: "track", name: "Order Refunded", stage: "post_conversion" });
+    refundsOf.set(customerId, list);
   }
   return [...byCustomer].map(([customerId, purchases]) => {
     purchases.sort((a, b) => a.ts - b.ts || a.messageId.localeCompare(b.messageId));
-    return {
-      customerId,
-      firstSeenMs: purchases[0]!.ts,
-      purchases,
-      events: purchases.map((p, i) => ({
-        ts: p.ts,
-        messageId: p.messageId,
-        type: "track",
-        name: "Order Completed",
-        stage: i === 0 ? ("conversion" as const) : ("post_conversion" as const),
-      })),
-    };
+    const orders: HistoryEvent[] = purchases.map((p, i) => ({
+      ts: p.ts,
+      messageId: p.messageId,
+      type: "track",
+      name: "Order Completed",
+      stage: i === 0 ? ("conversion" as const) : ("post_conversion" as const),
+    }));
+    const events = [...orders, ...(refundsOf.get(customerId) ?? [])].sort((a, b) => a.ts - b.ts);
+    return { customerId, firstSeenMs: purchases[0]!.ts, purchases, events };
   });
 }

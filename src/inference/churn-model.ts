@@ -5,9 +5,10 @@
  *
  * Why trees: the relations are strongly non-linear (recency relative to the customer's own
  * reorder rhythm, saturation in frequency), trees need no feature scaling, and their path
- * contributions give per-customer drivers that sum to the score. Only tree configurations
- * were compared (on the training snapshots' validation fold); an L2 logistic regression
- * alternative has not been implemented or measured yet.
+ * contributions give per-customer drivers that sum to the score. The tree log-odds can be
+ * blended with the BG/NBD logit (weight chosen on the validation fold; see `blend`): on
+ * the training snapshots' validation folds this added ≈ +0.001 (CDNOW) to +0.005 (Online
+ * Retail) AUC. Tree configurations and the blend weight are the only choices compared.
  */
 import { z } from "zod";
 import { DAY_MS } from "../../pipelines/bgnbd.ts";
@@ -55,6 +56,12 @@ export const churnModelSchema = z.object({
   featureNames: z.array(z.string()),
   gbm: z.object({ base: z.number(), trees: z.array(treeSchema) }),
   calibration: z.object({ slope: z.number(), intercept: z.number() }),
+  /**
+   * Optional blend with the BG/NBD forecast: the calibrated score is
+   * gbmWeight·(tree log-odds) + (1 − gbmWeight)·(logit P_BG/NBD(no purchase) − bgnbdCentre).
+   * Absent in models trained before the blend existed (pure trees).
+   */
+  blend: z.object({ gbmWeight: z.number().min(0).max(1), bgnbdCentre: z.number() }).optional(),
   definition: z.object({
     horizonDays: z.number().positive(),
     basis: z.enum(["purchase", "activity"]),
@@ -149,6 +156,20 @@ export type TrainChurnOptions = {
   gbm?: GbmOptions;
   /** Share of customers held out for early stopping and calibration. @defaultValue 0.25 */
   validationShare?: number;
+  /** Features the trees may use (stored in the model). @defaultValue FEATURE_NAMES */
+  features?: readonly FeatureName[];
+  /**
+   * Weights of the trees in the blend with the BG/NBD logit tried on the validation fold;
+   * the one with the best validation AUC is kept (ties go to the larger tree weight).
+   * `[1]` disables the blend. @defaultValue [1, 0.75, 0.5]
+   */
+  blendWeights?: readonly number[];
+};
+
+/** logit of a probability, clipped away from 0 and 1. */
+const logit = (p: number) => {
+  const q = Math.min(1 - 1e-9, Math.max(1e-9, p));
+  return Math.log(q / (1 - q));
 };
 
 export function trainChurnModel(rows: readonly TrainingRow[], options: TrainChurnOptions): ChurnModel {
@@ -158,18 +179,30 @@ export function trainChurnModel(rows: readonly TrainingRow[], options: TrainChur
   if (fit.length === 0 || held.length === 0) throw new Error("trainChurnModel needs rows on both sides of the validation split");
   const fitLabels = Float64Array.from(fit, (r) => r.label);
   const heldLabels = Float64Array.from(held, (r) => r.label);
-  const heldColumns = toColumns(held.map((r) => r.features.values));
-  const gbm = trainGbm(toColumns(fit.map((r) => r.features.values)), fitLabels, options.gbm, {
+  const names = options.features ?? FEATURE_NAMES;
+  const heldColumns = toColumns(held.map((r) => r.features.values), names);
+  const gbm = trainGbm(toColumns(fit.map((r) => r.features.values), names), fitLabels, options.gbm, {
     columns: heldColumns,
     labels: heldLabels,
   });
-  const heldScores = held.map((r) => gbmRawScore(gbm, FEATURE_NAMES.map((f) => r.features.values[f])));
+  const heldTrees = held.map((r) => gbmRawScore(gbm, names.map((f) => r.features.values[f])));
+  const heldBgnbd = held.map((r) => logit(r.features.values.bgnbd_p_no_purchase));
+  const bgnbdCentre = fit.reduce((s, r) => s + logit(r.features.values.bgnbd_p_no_purchase), 0) / fit.length;
+  const blended = (w: number) => heldTrees.map((g, i) => w * g + (1 - w) * (heldBgnbd[i]! - bgnbdCentre));
+  let gbmWeight = 1;
+  let bestAuc = Number.NEGATIVE_INFINITY;
+  for (const w of [...(options.blendWeights ?? [1, 0.75, 0.5])].sort((u, v) => v - u)) {
+    const a = auc(blended(w), heldLabels);
+    if (a > bestAuc + 1e-9) [bestAuc, gbmWeight] = [a, w];
+  }
+  const heldScores = blended(gbmWeight);
   const calibration = fitPlatt(heldScores, heldLabels);
   const body = {
     kind: "gbm" as const,
-    featureNames: [...FEATURE_NAMES],
+    featureNames: [...names],
     gbm,
     calibration,
+    ...(gbmWeight < 1 ? { blend: { gbmWeight, bgnbdCentre } } : {}),
     definition: options.definition,
     trainedAt: new Date(options.trainedAtMs).toISOString(),
     trainingRows: fit.length,
@@ -184,7 +217,7 @@ export function trainChurnModel(rows: readonly TrainingRow[], options: TrainChur
 
 /** `churn-gbm-YYYYMMDD-<hash of the parameters>`. */
 function modelVersionOf(body: Omit<ChurnModel, "modelVersion">): string {
-  const text = JSON.stringify([body.featureNames, body.gbm, body.calibration, body.definition]);
+  const text = JSON.stringify([body.featureNames, body.gbm, body.calibration, body.definition, ...(body.blend ? [body.blend] : [])]);
   const hash = fnv1a(text, 0x811c9dc5).toString(16).padStart(8, "0") + fnv1a(text, 0x01000193).toString(16).padStart(8, "0");
   return `churn-gbm-${body.trainedAt.slice(0, 10).replaceAll("-", "")}-${hash}`;
 }
@@ -203,9 +236,17 @@ export const deserialiseChurnModel = (json: string): ChurnModel => churnModelSch
 
 const vectorOf = (model: ChurnModel, features: ChurnFeatures) => model.featureNames.map((f) => features.values[f as FeatureName]);
 
+/** The uncalibrated score: tree log-odds, blended with the BG/NBD logit when the model has a blend. */
+function modelScore(model: ChurnModel, features: ChurnFeatures): number {
+  const trees = gbmRawScore(model.gbm as GbmModel, vectorOf(model, features));
+  if (!model.blend) return trees;
+  const { gbmWeight, bgnbdCentre } = model.blend;
+  return gbmWeight * trees + (1 - gbmWeight) * (logit(features.values.bgnbd_p_no_purchase) - bgnbdCentre);
+}
+
 /** Calibrated churn probability only (no drivers): for bulk scoring. */
 export function churnProbability(model: ChurnModel, features: ChurnFeatures): number {
-  return sigmoid(model.calibration.slope * gbmRawScore(model.gbm as GbmModel, vectorOf(model, features)) + model.calibration.intercept);
+  return sigmoid(model.calibration.slope * modelScore(model, features) + model.calibration.intercept);
 }
 
 export type PredictOptions = {
@@ -224,8 +265,16 @@ export function predictChurn(model: ChurnModel, features: ChurnFeatures, compute
   const { maxDrivers = 5, minWeight = 0.02 } = options;
   const probability = churnProbability(model, features);
   const { contributions } = gbmContributions(model.gbm as GbmModel, vectorOf(model, features), model.featureNames.length);
-  const drivers = model.featureNames
-    .map((name, f) => ({ feature: name as FeatureName, weight: contributions[f]! * model.calibration.slope }))
+  const treeWeight = model.blend?.gbmWeight ?? 1;
+  const byFeature = new Map<FeatureName, number>();
+  model.featureNames.forEach((name, f) => byFeature.set(name as FeatureName, contributions[f]! * treeWeight * model.calibration.slope));
+  if (model.blend) {
+    // The BG/NBD term's contribution: its deviation from the training average, on the calibrated scale.
+    const own = (1 - treeWeight) * (logit(features.values.bgnbd_p_no_purchase) - model.blend.bgnbdCentre) * model.calibration.slope;
+    byFeature.set("bgnbd_p_no_purchase", (byFeature.get("bgnbd_p_no_purchase") ?? 0) + own);
+  }
+  const drivers = [...byFeature]
+    .map(([feature, weight]) => ({ feature, weight }))
     .filter((d) => Math.abs(d.weight) >= minWeight)
     .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight))
     .slice(0, maxDrivers)

@@ -30,11 +30,11 @@ export function buildSnapshot(
   histories: readonly CustomerHistory[],
   asOfMs: number,
   definition: ChurnDefinition,
-  options: { labelled: boolean; neighbours: NeighbourSource },
+  options: { labelled: boolean; neighbours: NeighbourSource; bgnbdStart?: BgnbdParams },
 ): Snapshot {
   const eligible = histories.filter((h) => h.purchases.some((p) => p.ts < asOfMs));
   const summaries = eligible.map((h) => repeatSummary(h.purchases.map((p) => p.ts), asOfMs)!);
-  const { params: bgnbd } = fitBgnbd(summaries);
+  const { params: bgnbd } = fitBgnbd(summaries, options.bgnbdStart ? { starts: [startFrom(options.bgnbdStart)] } : {});
   const rows: SnapshotRow[] = eligible.map((history) => ({
     customerId: history.customerId,
     history,
@@ -54,13 +54,16 @@ export function buildSnapshot(
   return { asOfMs, bgnbd, rows };
 }
 
-/** A neighbour index over a labelled snapshot's customers. */
+/** Nelder-Mead start (log-parameters) at a previous fit, e.g. the neighbouring snapshot's. */
+const startFrom = (p: BgnbdParams) => [p.r, p.alpha, p.a, p.b].map((v) => Math.log(Math.max(v, 1e-8)));
+
+/**
+ * A neighbour index over a labelled snapshot's customers: a deterministic stride sample of
+ * at most `maxReference` of them (default 5000; the exact search is O(rows × reference)).
+ * Leave-one-out still excludes the customer's own row when it is in the sample.
+ */
 export function snapshotNeighbourIndex(rows: readonly SnapshotRow[], options?: NeighbourOptions): NeighbourIndex {
-  // Leave-one-out needs every row in the reference, so the default sample cap is lifted.
-  return neighbourIndex(
-    { vectors: rows.map((r) => neighbourVector(r.features.values)), outcomes: rows.map((r) => r.label) },
-    { maxReference: rows.length, ...options },
-  );
+  return neighbourIndex({ vectors: rows.map((r) => neighbourVector(r.features.values)), outcomes: rows.map((r) => r.label) }, options);
 }
 
 /**
@@ -72,18 +75,25 @@ export function buildTrainingSet(
   histories: readonly CustomerHistory[],
   scoreAtMs: number,
   definition: ChurnDefinition,
-  options: { snapshots?: number; stepDays?: number; neighbours?: NeighbourOptions } = {},
-): { rows: TrainingRow[]; latest: Snapshot } {
-  const { snapshots = 1, stepDays = definition.horizonDays } = options;
+  options: { snapshots?: number; stepDays?: number; neighbours?: NeighbourOptions; minCustomers?: number } = {},
+): { rows: TrainingRow[]; latest: Snapshot; snapshots: Snapshot[] } {
+  const { snapshots = 1, stepDays = definition.horizonDays, minCustomers = 1 } = options;
   const built: Snapshot[] = [];
   for (let k = 0; k < snapshots; k++) {
     const asOfMs = scoreAtMs - (definition.horizonDays + k * stepDays) * DAY_MS;
-    if (!histories.some((h) => h.purchases.some((p) => p.ts < asOfMs))) break;
-    built.push(buildSnapshot(histories, asOfMs, definition, { labelled: true, neighbours: { kind: "leave-one-out", options: options.neighbours } }));
+    if (histories.filter((h) => h.purchases.some((p) => p.ts < asOfMs)).length < Math.max(1, minCustomers)) break;
+    built.push(
+      buildSnapshot(histories, asOfMs, definition, {
+        labelled: true,
+        neighbours: { kind: "leave-one-out", options: options.neighbours },
+        bgnbdStart: built.at(-1)?.bgnbd,
+      }),
+    );
   }
   if (built.length === 0) throw new Error("no purchases before the first training snapshot");
   return {
     rows: built.flatMap((s) => s.rows.map(({ customerId, features, label }) => ({ customerId, features, label }))),
     latest: built[0]!,
+    snapshots: built,
   };
 }
