@@ -91,10 +91,10 @@ function currentCustomer(customerId: string, identities: Identities): Promise<st
 
 async function erasedSet(customerIds: string[], d: EmbedDeps): Promise<Set<string>> {
   if (customerIds.length === 0) return new Set();
-  const pipeline = d.redis.pipeline();
-  for (const id of customerIds) pipeline.exists(d.keys.erased(id));
-  const replies = (await pipeline.exec()) ?? [];
-  return new Set(customerIds.filter((_, i) => replies[i]?.[1] === 1));
+  // One command per customer (auto-pipelined per node): the tombstones live in different Cluster
+  // slots, and a Cluster pipeline may only carry keys of one node.
+  const erased = await Promise.all(customerIds.map((id) => d.redis.exists(d.keys.erased(id))));
+  return new Set(customerIds.filter((_, i) => erased[i] === 1));
 }
 
 type Pending<T, R> = { item: T; resolve: (r: R) => void; reject: (e: unknown) => void };

@@ -33,6 +33,11 @@ export function buildAppDeps(config: Config, log: Logger): AppDeps {
     redis,
     keys,
     keyRing: keyRing(config),
-    eventLog: createEventLog(redis, keys, { dedupTtlSeconds: config.LIFELINE_DEDUP_TTL_SECONDS, maxLen: config.LIFELINE_STREAM_MAXLEN }),
+    eventLog: createEventLog(redis, keys, {
+      dedupTtlSeconds: config.LIFELINE_DEDUP_TTL_SECONDS,
+      maxLen: config.LIFELINE_STREAM_MAXLEN,
+      waitReplicas: config.LIFELINE_INGEST_WAIT_REPLICAS,
+      waitTimeoutMs: config.LIFELINE_INGEST_WAIT_TIMEOUT_MS,
+    }),
   };
 }

@@ -1,2 +1,2 @@
 export { loadConfig, ConfigError } from "./load";
-export { configSchema, secretSettings, type Config, type Env } from "./schema";
+export { configSchema, redisClusterTarget, secretSettings, type ClusterTarget, type Config, type Env } from "./schema";

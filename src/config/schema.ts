@@ -17,9 +17,21 @@ export const configSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     HOST: z.string().default("0.0.0.0"),
-    REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
-    /** Comma-separated host:port seeds; when set, Lifeline uses ioredis' Cluster client. */
+    /** redis:// or rediss:// for one Redis; redis+cluster://[user:pass@]host:port,host:port (rediss+cluster:// for TLS) for a Redis Cluster. */
+    REDIS_URL: z
+      .string()
+      .default("redis://127.0.0.1:6379")
+      .refine((u) => (isClusterUrl(u) ? parseClusterUrl(u).seeds.length > 0 : URL.canParse(u)), {
+        message: "a redis:// URL, or redis+cluster://host:port,host:port for a Redis Cluster",
+      }),
+    /** Comma-separated host:port seeds; when set, Lifeline uses ioredis' Cluster client (same as a redis+cluster:// REDIS_URL). */
     REDIS_CLUSTER_NODES: z.string().optional(),
+    /**
+     * Replicas that must acknowledge an ingest append before the 2xx (WAIT after the append, on the
+     * same node); fewer within LIFELINE_INGEST_WAIT_TIMEOUT_MS → 503 with Retry-After. 0 = don't wait.
+     */
+    LIFELINE_INGEST_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+    LIFELINE_INGEST_WAIT_TIMEOUT_MS: positiveInt(200),
     LIFELINE_DATA_DIR: z.string().default("./data"),
     /** Where the local embedding model's converted cache lives; defaults to LIFELINE_DATA_DIR. */
     LIFELINE_MODEL_CACHE_DIR: z.string().optional(),
@@ -124,6 +136,42 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+export type RedisSeed = { host: string; port: number };
+export type ClusterTarget = { seeds: RedisSeed[]; username?: string; password?: string; tls: boolean };
+
+const isClusterUrl = (url: string) => /^rediss?\+cluster:\/\//i.test(url);
+
+function parseSeeds(list: string): RedisSeed[] {
+  return list
+    .split(",")
+    .map((seed) => seed.trim())
+    .filter(Boolean)
+    .map((seed) => {
+      const colon = seed.lastIndexOf(":");
+      const host = colon > 0 ? seed.slice(0, colon).replace(/^\[|\]$/g, "") : seed;
+      const port = colon > 0 ? Number(seed.slice(colon + 1)) : 6379;
+      return { host, port };
+    })
+    .filter((s) => s.host && Number.isInteger(s.port) && s.port > 0 && s.port < 65536);
+}
+
+function parseClusterUrl(url: string): ClusterTarget {
+  const rest = url.replace(/^rediss?\+cluster:\/\//i, "");
+  const at = rest.lastIndexOf("@");
+  const [user, pass] = at >= 0 ? rest.slice(0, at).split(":").map(decodeURIComponent) : [];
+  const hosts = (at >= 0 ? rest.slice(at + 1) : rest).replace(/\/.*$/, "");
+  return { seeds: parseSeeds(hosts), username: user || undefined, password: pass || undefined, tls: /^rediss/i.test(url) };
+}
+
+/**
+ * The Redis Cluster to use, if any: REDIS_CLUSTER_NODES seeds, or a redis+cluster:// REDIS_URL
+ * (one setting carries seeds, credentials and TLS, which is what managed services hand out).
+ */
+export function redisClusterTarget(c: Pick<Config, "REDIS_URL" | "REDIS_CLUSTER_NODES">): ClusterTarget | undefined {
+  if (c.REDIS_CLUSTER_NODES) return { seeds: parseSeeds(c.REDIS_CLUSTER_NODES), tls: false };
+  return isClusterUrl(c.REDIS_URL) ? parseClusterUrl(c.REDIS_URL) : undefined;
+}
 export type Env = Record<string, string | undefined>;
 
 /** Names of settings whose values must never reach a log line. */

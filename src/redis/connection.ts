@@ -1,5 +1,5 @@
 import Redis, { Cluster, type RedisOptions } from "ioredis";
-import type { Config } from "../config";
+import { redisClusterTarget, type ClusterTarget, type Config } from "../config";
 
 export type RedisClient = Redis | Cluster;
 
@@ -20,17 +20,33 @@ export function createRedis(config: Config, role: ConnectionRole): RedisClient {
           retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
         }
       : { maxRetriesPerRequest: null, enableAutoPipelining: true, retryStrategy: (attempt) => Math.min(attempt * 200, 2_000) };
-  const nodes = clusterNodes(config);
-  if (nodes) return new Cluster(nodes, { redisOptions: options, enableOfflineQueue: options.enableOfflineQueue ?? true, enableAutoPipelining: true });
+  const cluster = redisClusterTarget(config);
+  if (cluster) return createCluster(cluster, options, role);
   return new Redis(config.REDIS_URL, options);
 }
 
-function clusterNodes(config: Config): { host: string; port: number }[] | undefined {
-  const raw = config.REDIS_CLUSTER_NODES;
-  if (!raw) return undefined;
-  return raw.split(",").map((seed) => {
-    const [host = "127.0.0.1", port = "6379"] = seed.trim().split(":");
-    return { host, port: Number(port) };
+function createCluster(target: ClusterTarget, options: RedisOptions, role: ConnectionRole): Cluster {
+  return new Cluster(target.seeds, {
+    // Reads go to masters too: a replica may lag, and the profile CAS reads what it then writes.
+    scaleReads: "master",
+    enableOfflineQueue: options.enableOfflineQueue ?? true,
+    enableAutoPipelining: true,
+    // While a master fails over, commands for its slots wait this long between tries; the api
+    // role's commandTimeout still bounds the wait, so a request answers 503 instead of hanging.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 2_000,
+    clusterRetryStrategy: (attempt) => Math.min(100 + attempt * 200, 2_000),
+    redisOptions: {
+      ...options,
+      connectTimeout: 5_000,
+      username: target.username,
+      password: target.password,
+      ...(target.tls ? { tls: {} } : {}),
+      // BullMQ's blocking worker connections must never give up on a command (BullMQ checks this).
+      ...(role === "worker" ? { maxRetriesPerRequest: null } : {}),
+    },
   });
 }
 

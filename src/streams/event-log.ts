@@ -41,6 +41,11 @@ return out`;
 type ScriptClient = RedisClient & {
   lifelineAppend(numKeys: 3, ...args: (string | number)[]): Promise<number[]>;
 };
+type ScriptPipeline = {
+  lifelineAppend(numKeys: 3, ...args: (string | number)[]): ScriptPipeline;
+  wait(replicas: number, timeoutMs: number): ScriptPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+};
 
 export type Appendable = { event: StoredEvent; json: string };
 
@@ -54,10 +59,39 @@ type Waiting = { items: Appendable[]; resolve: (flags: number[]) => void; reject
 /** Most events one script call carries; bounds the time Redis spends in one call. */
 const MAX_EVENTS_PER_CALL = 2_000;
 
-export function createEventLog(redis: RedisClient, keys: Keyspace, opts: { dedupTtlSeconds: number; maxLen: number; now?: () => number }): EventLog {
+export type EventLogOptions = {
+  dedupTtlSeconds: number;
+  maxLen: number;
+  /** Replicas that must acknowledge each append (WAIT) before it counts as written; 0 = don't wait. */
+  waitReplicas?: number;
+  waitTimeoutMs?: number;
+  now?: () => number;
+};
+
+/** Fewer replicas than asked acknowledged an append in time: the events may not survive a failover. */
+class ReplicationLagError extends Error {
+  constructor(acked: number, wanted: number) {
+    super(`${acked} of ${wanted} replicas acknowledged the append in time`);
+  }
+}
+
+export function createEventLog(redis: RedisClient, keys: Keyspace, opts: EventLogOptions): EventLog {
   if (!("lifelineAppend" in redis)) (redis as RedisClient).defineCommand("lifelineAppend", { lua: APPEND_SCRIPT });
   const client = redis as ScriptClient;
   const now = opts.now ?? Date.now;
+  const waitReplicas = opts.waitReplicas ?? 0;
+
+  // WAIT has no key, so it goes in one pipeline with the append: on Redis Cluster the pipeline
+  // is routed to the node owning the partition's slot, and WAIT then covers that very write.
+  async function appendCall(args: (string | number)[]): Promise<number[]> {
+    if (waitReplicas === 0) return client.lifelineAppend(3, ...args);
+    const replies = (await (client.pipeline() as unknown as ScriptPipeline).lifelineAppend(3, ...args).wait(waitReplicas, opts.waitTimeoutMs ?? 200).exec()) ?? [];
+    const [append, wait] = replies;
+    if (!append || append[0]) throw append?.[0] ?? new Error("no reply to the append");
+    if (!wait || wait[0]) throw wait?.[0] ?? new Error("no reply to WAIT");
+    if ((wait[1] as number) < waitReplicas) throw new ReplicationLagError(wait[1] as number, waitReplicas);
+    return append[1] as number[];
+  }
 
   // Group commit: while a partition's call is in flight, later requests for it wait and go
   // together in the next call. Idle, a request goes at once; under load, Redis sees a few
@@ -85,8 +119,7 @@ export function createEventLog(redis: RedisClient, keys: Keyspace, opts: { dedup
       opts.maxLen,
     ];
     for (const w of group) for (const { event, json } of w.items) args.push(event.messageId, json);
-    client
-      .lifelineAppend(3, ...args)
+    appendCall(args)
       .then(
         (flags) => {
           let offset = 0;
