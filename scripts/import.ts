@@ -2,6 +2,7 @@
  * `bun run import`: reads CSV / JSON-lines / whitespace files, maps rows to Segment events and
  * sends them through the API's /v1/batch, resumably. See docs/bring-your-own-data.md.
  */
+import { sharedDataDir } from "./lib/shared-data";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -74,13 +75,13 @@ const main = defineCommand({
     "max-lag": { type: "string", description: "wait while the pipeline backlog is above this (from GET /ready, or Redis with --redis-url)" },
     "redis-url": { type: "string", description: "read the backlog from this Redis (consumer-group lag + waiting clean jobs)" },
     "key-prefix": { type: "string", default: env.LIFELINE_KEY_PREFIX ?? "lifeline", description: "LIFELINE_KEY_PREFIX of the instance (with --redis-url)" },
-    "data-root": { type: "string", default: "../shared/data", description: "where the built-in data sets live" },
+    "data-root": { type: "string", description: "where the built-in data sets live (default: ../shared/data beside the checkout, or LIFELINE_SHARED_DATA)" },
     "dry-run": { type: "boolean", default: false, description: "map and count, write rejects, send nothing" },
     progress: { type: "boolean", default: true, description: "progress bar on stderr", negativeDescription: "no progress bar" },
   },
   async run({ args }) {
     const mapping = resolveMapping(args.mapping);
-    const input = args.input || (mapping.defaultInput && join(args["data-root"], mapping.defaultInput));
+    const input = args.input || (mapping.defaultInput && join(args["data-root"] || sharedDataDir(), mapping.defaultInput));
     if (!input) throw new ImportFatalError("name the file, folder or glob to import");
     const files = listInputFiles(input, mapping.extensions);
     if (!files.length) throw new ImportFatalError(`no ${mapping.extensions.join("/") || ""} files in ${input}`);

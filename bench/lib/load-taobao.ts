@@ -1,7 +1,8 @@
 /** Taobao UserBehavior (814 complete users) as recommender histories. */
+import { sharedData } from "../../scripts/lib/shared-data";
 import type { RecKind, RecHistory } from "../../pipelines/recommend.ts";
 
-export const TAOBAO_FILE = "/work/shared/data/taobao-userbehavior/UserBehavior_814users.csv";
+export const TAOBAO_FILE = sharedData("taobao-userbehavior", "UserBehavior_814users.csv");
 
 /** The data set's nominal window, 2017-11-25 .. 2017-12-03 in China time (UTC+8). */
 export const TAOBAO_START_MS = Date.parse("2017-11-25T00:00:00+08:00");

@@ -1,3 +1,4 @@
+import { sharedDataDir } from "../../scripts/lib/shared-data";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +18,7 @@ import { startRedis, type TestRedis } from "../support/redis-server";
 import { TEST_KEYS, testConfig } from "../support/test-config";
 import { waitFor } from "../support/wait-for";
 
-const DATA = "/work/shared/data";
+const DATA = sharedDataDir();
 let redis: TestRedis;
 let config: Config;
 let api: RunningApi;

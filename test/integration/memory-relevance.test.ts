@@ -1,3 +1,4 @@
+import { sharedData } from "../../scripts/lib/shared-data";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +20,7 @@ import { TEST_MODEL_CACHE_DIR } from "../support/test-config";
  * query is judged by a keyword labelling of product descriptions written here, before looking
  * at the results: a product is relevant when its description matches the query's pattern.
  */
-const DATA_DIR = "/work/shared/data/online-retail/by-day";
+const DATA_DIR = sharedData("online-retail", "by-day");
 const DAYS = ["2010-12-01", "2011-04-14", "2011-07-05"];
 /** The production default; the e2e test uses a smaller one only to convert faster. */
 const VOCAB_SIZE = 100_000;

@@ -1,3 +1,4 @@
+import { sharedData } from "../../scripts/lib/shared-data";
 import { describe, expect, it } from "bun:test";
 import {
   DAY_MS,
@@ -11,7 +12,7 @@ import {
   type BgnbdParams,
 } from "../../pipelines/bgnbd.ts";
 
-const CDNOW_SAMPLE = "/work/shared/data/cdnow/CDNOW_sample.txt";
+const CDNOW_SAMPLE = sharedData("cdnow", "CDNOW_sample.txt");
 const PUBLISHED: BgnbdParams = { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
 
 async function cdnowSamplePurchases(): Promise<number[][]> {

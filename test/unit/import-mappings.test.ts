@@ -1,3 +1,4 @@
+import { sharedData } from "../../scripts/lib/shared-data";
 import { describe, expect, test } from "bun:test";
 import { cdnowMapping, onlineRetailMapping, taobaoMapping } from "../../src/import/builtin-mappings";
 import { compileMapping, loadMappingFile, mappingFileSchema } from "../../src/import/mapping";
@@ -79,7 +80,7 @@ describe("online-retail", () => {
   });
   test("interleaved lines of one invoice join it (the data's 2011-02-01 invoice 542806)", async () => {
     const rows: Row[] = [];
-    for await (const item of readRows("/work/shared/data/online-retail/by-day/2011-02-01.csv", onlineRetailMapping.reader))
+    for await (const item of readRows(sharedData("online-retail", "by-day", "2011-02-01.csv"), onlineRetailMapping.reader))
       if (item.ok && item.line >= 460 && item.line <= 480) rows.push(item);
     const keyOf = onlineRetailMapping.group!.key;
     const invoice = rows.filter((r) => keyOf(r) === "542806");

@@ -1,3 +1,4 @@
+import { sharedData } from "../../scripts/lib/shared-data";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -78,7 +79,7 @@ describe("readRows", () => {
   });
 
   test("a real Online Retail day file parses to 8 fields on every row", async () => {
-    const items = await all("/work/shared/data/online-retail/by-day/2010-12-01.csv", { format: "csv", header: true });
+    const items = await all(sharedData("online-retail", "by-day", "2010-12-01.csv"), { format: "csv", header: true });
     expect(items.length).toBe(3108);
     expect(items.every((i) => i.ok && i.values.length === 8)).toBe(true);
   });
