@@ -73,6 +73,33 @@ describe("churn features", () => {
     expect(f.values.recency_days).toBe(10);
   });
 
+  it("should compute basket features when quantities and products are known, NaN otherwise", () => {
+    const h: CustomerHistory = {
+      customerId: "b",
+      firstSeenMs: T0,
+      purchases: [
+        { ts: T0, amount: 30, messageId: "p1", quantity: 6, products: ["A", "B"] },
+        { ts: T0 + 10 * DAY_MS, amount: 10, messageId: "p2", quantity: 2, products: ["B", "C"] },
+        { ts: T0 + 30 * DAY_MS, amount: 20, messageId: "p3", quantity: 2, products: ["A"] },
+      ],
+      events: [{ ts: T0 + 12 * DAY_MS, messageId: "r1", type: "track", name: "Order Refunded", stage: "post_conversion" }],
+    };
+    const f = churnFeatures(h, T0 + 40 * DAY_MS, population);
+    expect(f.values.items_per_order).toBeCloseTo(10 / 3, 9);
+    expect(f.values.spend_per_item).toBeCloseTo(6, 9);
+    expect(f.values.distinct_products).toBe(3);
+    expect(f.values.products_per_order).toBeCloseTo(5 / 3, 9);
+    expect(f.values.repeat_product_share).toBeCloseTo(2 / 5, 9);
+    expect(f.values.refunds).toBe(1);
+    expect(f.evidence.refunds.map((e) => e.messageId)).toEqual(["r1"]);
+    expect(f.values.last_gap_days).toBe(20);
+    expect(f.values.last_gap_ratio).toBeCloseTo(20 / 15, 9);
+    expect(f.values.recency_tenure_ratio).toBeCloseTo(10 / 40, 9);
+    const plain = churnFeatures({ ...h, purchases: h.purchases.map(({ ts, amount, messageId }) => ({ ts, amount, messageId })) }, T0 + 40 * DAY_MS, population);
+    expect(Number.isNaN(plain.values.items_per_order)).toBe(true);
+    expect(Number.isNaN(plain.values.distinct_products)).toBe(true);
+  });
+
   it("should word every feature for a marketer", () => {
     for (const name of FEATURE_NAMES) expect(FEATURE_WORDING[name].up.length).toBeGreaterThan(0);
   });
@@ -131,6 +158,16 @@ describe("churn model", () => {
     for (const row of test.rows.slice(0, 20)) {
       expect(predictChurn(copy, row.features, scoreAt)).toEqual(predictChurn(model, row.features, scoreAt));
     }
+  });
+
+  it("should blend with the BG/NBD logit when asked and credit it to bgnbd_p_no_purchase", () => {
+    const blended = trainChurnModel(training.rows, { definition, trainedAtMs: scoreAt, gbm: { trees: 40 }, blendWeights: [0.5] });
+    expect(blended.blend?.gbmWeight).toBe(0.5);
+    const copy = deserialiseChurnModel(serialiseChurnModel(blended));
+    const row = test.rows[0]!;
+    expect(predictChurn(copy, row.features, scoreAt)).toEqual(predictChurn(blended, row.features, scoreAt));
+    const drivers = predictChurn(blended, row.features, scoreAt, { maxDrivers: 100, minWeight: 0 }).drivers;
+    expect(drivers.some((d) => d.feature === "bgnbd_p_no_purchase")).toBe(true);
   });
 
   it("should explain a prediction with worded drivers citing the customer's own events", () => {
