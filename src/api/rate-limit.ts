@@ -68,35 +68,60 @@ export function createRateLimiter(
     }
     return bucket;
   };
+  // One lease request in flight per bucket: concurrent requests wait for it rather than each
+  // taking a slice (which would drain the bucket at once).
+  const leasing = new Map<string, Promise<[number, number]>>();
+
+  function spend(bucket: string, cost: number): boolean {
+    const lease = leases.get(bucket);
+    if (!lease || lease.expiresAt <= Date.now() || lease.tokens < cost) return false;
+    lease.tokens -= cost;
+    return true;
+  }
+
+  async function lease(bucket: string, rate: number, slice: number): Promise<[number, number]> {
+    const reply = await client.lifelineRateTake(1, bucket, rate, slice).catch((err: unknown) => {
+      throw new StoreUnavailableError("Redis is not answering; retry later", { cause: err, retryAfterSeconds: 1 });
+    });
+    if (reply[0] === 1) leases.set(bucket, { tokens: (spend(bucket, 0) ? leases.get(bucket)!.tokens : 0) + slice, expiresAt: Date.now() + LEASE_MS });
+    else leases.delete(bucket);
+    return reply;
+  }
+
   return {
     async charge(key, role, cost = 1) {
       const rate = role === "write" ? config.LIFELINE_RATE_LIMIT_EVENTS_PER_SEC : config.LIFELINE_RATE_LIMIT_REQUESTS_PER_SEC;
       if (rate === 0 || cost <= 0) return;
       const bucket = bucketOf(key);
-      const now = Date.now();
-      const lease = leases.get(bucket);
-      if (lease && lease.expiresAt > now && lease.tokens >= cost) {
-        lease.tokens -= cost;
-        return;
+      for (;;) {
+        if (spend(bucket, cost)) return;
+        let inFlight = leasing.get(bucket);
+        const isMine = !inFlight;
+        if (!inFlight) {
+          inFlight = lease(bucket, rate, Math.max(cost, Math.floor(rate * LEASE_SHARE))).finally(() => leasing.delete(bucket));
+          leasing.set(bucket, inFlight);
+        }
+        const [allowed, retryAfterMs] = await inFlight;
+        if (allowed === 1) continue;
+        if (!isMine && cost < Math.floor(rate * LEASE_SHARE)) {
+          // Another request's large slice was refused; this smaller cost may still fit.
+          const [mine, wait] = await lease(bucket, rate, cost);
+          if (mine === 1 && spend(bucket, cost)) return;
+          throw limited(role, rate, wait);
+        }
+        throw limited(role, rate, retryAfterMs);
       }
-      const slice = Math.max(cost, Math.floor(rate * LEASE_SHARE));
-      const [allowed, retryAfterMs] = await client.lifelineRateTake(1, bucket, rate, slice).catch((err: unknown) => {
-        throw new StoreUnavailableError("Redis is not answering; retry later", { cause: err, retryAfterSeconds: 1 });
-      });
-      if (allowed === 1) {
-        if (slice > cost) leases.set(bucket, { tokens: slice - cost, expiresAt: now + LEASE_MS });
-        else leases.delete(bucket);
-        return;
-      }
-      leases.delete(bucket);
-      onLimited(role);
-      const unit = role === "write" ? "events" : "requests";
-      throw new RateLimitedError(`this key is over its limit of ${rate} ${unit} per second; retry after the Retry-After header's seconds`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
-        details: { limit: rate, unit: `${unit}/s` },
-      });
     },
   };
+
+  function limited(role: Role, rate: number, retryAfterMs: number): RateLimitedError {
+    onLimited(role);
+    const unit = role === "write" ? "events" : "requests";
+    return new RateLimitedError(`this key is over its limit of ${rate} ${unit} per second; retry after the Retry-After header's seconds`, {
+      retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+      details: { limit: rate, unit: `${unit}/s` },
+    });
+  }
 }
 
 /** Events a parsed ingest body carries: an array, a {batch:[…]} object, or one event. */
