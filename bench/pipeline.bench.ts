@@ -115,7 +115,7 @@ const pct = (xs: number[], q: number) => {
 
 async function scenario(workerCount: number) {
   const prefix = `bench${workerCount}w${Date.now()}`;
-  const env = { REDIS_URL: redisServer.url, LIFELINE_KEY_PREFIX: prefix, LIFELINE_WRITE_KEYS: WRITE_KEY, LOG_LEVEL: "warn", HOST: "127.0.0.1" };
+  const env = { REDIS_URL: redisServer.url, LIFELINE_KEY_PREFIX: prefix, LIFELINE_WRITE_KEYS: WRITE_KEY, LOG_LEVEL: "warn", HOST: "127.0.0.1", LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: "100000000" };
   const port = await freePort();
   const api = await startHttpProcess("src/api/server.ts", port, env);
 
