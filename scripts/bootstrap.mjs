@@ -32,14 +32,15 @@ const hasCommand = (name) => spawnSync("sh", ["-c", `command -v ${name}`], { std
 
 function ensureRedisServer() {
   if (hasCommand("redis-server") && hasCommand("redis-cli")) return;
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-  if (!isRoot || !hasCommand("apt-get")) {
+  if (!isRoot() || !hasCommand("apt-get")) {
     say("redis-server is not installed. Install it with: sudo apt-get install -y redis-server  (or set REDIS_URL to a Redis you run)");
     process.exit(1);
   }
   say("installing redis-server from the system packages");
-  run("apt-get", ["update", "-qq"]);
-  run("apt-get", ["install", "-y", "-qq", "redis-server", "redis-tools"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  if (!aptInstall(["redis-server", "redis-tools"])) {
+    say("could not install redis-server; install it with: sudo apt-get install -y redis-server redis-tools");
+    process.exit(1);
+  }
   // Debian starts a system redis on 6379 after install; Lifeline runs its own in the data folder.
   spawnSync("sh", ["-c", "service redis-server stop >/dev/null 2>&1 || true"]);
 }
@@ -116,27 +117,37 @@ async function start() {
   });
 }
 
-/** The dashboard browser test drives headless Chromium; it skips (and says why) without one. */
-function ensureChromium() {
-  if (existsSync("/usr/bin/chromium")) return;
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-  if (!isRoot || !hasCommand("apt-get")) {
-    say("chromium is not installed; the dashboard browser test will be skipped. Install it with: sudo apt-get install -y chromium");
+const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
+
+/** apt-get install, refreshing the package lists once if the first try fails; true on success. */
+function aptInstall(packages) {
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = () => spawnSync("apt-get", ["install", "-y", "-qq", ...packages], { stdio: "inherit", env }).status === 0;
+  if (install()) return true;
+  spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
+  return install();
+}
+
+/** Tools only some tests need: installed when missing (as root); those tests skip and say why otherwise. */
+function ensureTestTool(present, pkg, purpose) {
+  if (present()) return;
+  if (!isRoot() || !hasCommand("apt-get")) {
+    say(`${pkg} is not installed; ${purpose} will be skipped. Install it with: sudo apt-get install -y ${pkg}`);
     return;
   }
-  say("installing chromium from the system packages (for the dashboard browser test)");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  if (spawnSync("apt-get", ["install", "-y", "-qq", "chromium"], { stdio: "inherit", env }).status !== 0) {
-    spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
-    if (spawnSync("apt-get", ["install", "-y", "-qq", "chromium"], { stdio: "inherit", env }).status !== 0)
-      say("could not install chromium; the dashboard browser test will be skipped");
-  }
+  say(`installing ${pkg} from the system packages (for ${purpose})`);
+  if (!aptInstall([pkg])) say(`could not install ${pkg}; ${purpose} will be skipped`);
 }
 
 function test() {
   ensureDependencies();
   ensureRedisServer();
-  ensureChromium();
+  ensureTestTool(() => existsSync("/usr/bin/chromium"), "chromium", "the browser tests");
+  ensureTestTool(
+    () => spawnSync("docker", ["compose", "version"], { stdio: "ignore" }).status === 0 || hasCommand("docker-compose"),
+    "docker-compose",
+    "the docker-compose.yml check",
+  );
   runChild(bun, ["test", "--timeout", "120000", ...process.argv.slice(3)], process.env, (code) => process.exit(code));
 }
 
