@@ -220,7 +220,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version },
     workload: { dimensions: D, customers: CUSTOMERS, clusters: CLUSTERS, batch: BATCH, queries: QUERIES },
-    globalIndex: "exact native SIMD scan (usearch exactSearch, 1 thread) over one Float32Array slab",
+    globalIndex: "exact native SIMD scan (usearch exactSearch, 1 thread) over 16k-row Float32Array chunks, top-k merged in JS",
     stages,
     redelivery: { points: again.length, pointsPerSecond: redeliveryPointsPerSecond, countBefore: before, countAfter: countAfterRedelivery },
     reopenInFreshProcess: reopen,
