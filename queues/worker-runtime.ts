@@ -85,7 +85,9 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
         : // Embed jobs wait in a shared batch; enough of them must be active at once to fill it.
           name === queueNames.embed
           ? Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_EMBED_BATCH_SIZE)
-          : config.LIFELINE_WORKER_CONCURRENCY,
+          : name === queueNames.inference
+            ? config.LIFELINE_INFERENCE_CONCURRENCY
+            : config.LIFELINE_WORKER_CONCURRENCY,
     stalledInterval: config.LIFELINE_STALLED_INTERVAL_MS,
     lockDuration: Math.max(config.LIFELINE_STALLED_INTERVAL_MS, 5_000),
   });

@@ -57,6 +57,8 @@ export const configSchema = z
     /** Worker processes `npm start` runs beside the API. */
     LIFELINE_WORKER_PROCESSES: z.coerce.number().int().min(0).max(64).default(1),
     LIFELINE_WORKER_CONCURRENCY: positiveInt(4),
+    /** Scoring jobs mostly wait on Redis and the vector memory: many run at once. */
+    LIFELINE_INFERENCE_CONCURRENCY: positiveInt(32),
     LIFELINE_JOB_ATTEMPTS: positiveInt(5),
     LIFELINE_JOB_BACKOFF_MS: positiveInt(1_000),
     /** Stream entries left pending this long by a consumer are taken over by another. */

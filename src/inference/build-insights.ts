@@ -93,7 +93,7 @@ export function buildInsights(config: Config, r: InsightResources) {
     }),
     retrieval:
       r.memory && r.embedder
-        ? memoryRetrieval(r.memory, r.embedder, r.profiles, async (id) => (await insights.get(id))?.insight.churn.riskTier === "low")
+        ? memoryRetrieval(r.memory, r.embedder, r.profiles, async (id) => (await insights.riskTier(id)) === "low")
         : undefined,
     recommendations: config.LIFELINE_RECOMMENDATIONS,
     log: r.log,

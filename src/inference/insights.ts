@@ -55,15 +55,18 @@ export type InsightService = ReturnType<typeof createInsights>;
 /** Churn, drivers, recommendations and a retention strategy for one customer, stored per customer. */
 export function createInsights(d: InsightDeps) {
   async function compute(id: string, nowMs = Date.now()): Promise<Insight> {
-    const customerId = (await d.identities.resolveId(id)) ?? id;
-    const profile = await d.profiles.get(customerId);
-    if (!profile) throw new CustomerNotFoundError(`no customer "${id}"`);
+    const direct = await d.profiles.get(id);
+    const customerId = direct ? id : await d.identities.resolveId(id);
+    const profile = direct ?? (customerId ? await d.profiles.get(customerId) : undefined);
+    if (!profile || !customerId) throw new CustomerNotFoundError(`no customer "${id}"`);
 
     const scorer = await d.churn();
     const churn = scorer.score(historyFromProfile(profile), nowMs);
     const recommender = await d.recommender();
     const recommendations = recommender ? recommend(recommender, recHistoryFromProfile(profile), d.recommendations) : [];
-    const retrieved = d.retrieval ? await d.retrieval(profile, churn) : { relevantEvents: ownRiskEvents(profile), similarCustomersWhoStayed: [] };
+    // Retrieval feeds the LLM's prompt; the playbook alone (no LLM configured) does without it.
+    const retrieved =
+      d.retrieval && d.strategyWriter.usesLlm ? await d.retrieval(profile, churn) : { relevantEvents: ownRiskEvents(profile), similarCustomersWhoStayed: [] };
     const written = await d.strategyWriter.write(strategyContext(profile, churn, nowMs, { ...retrieved, recommendations }));
 
     const insight: Insight = {
@@ -77,13 +80,15 @@ export function createInsights(d: InsightDeps) {
       modelVersion: churn.modelVersion,
       computedAt: new Date(nowMs).toISOString(),
     };
-    await d.redis.hset(d.keys.insight(customerId), "json", JSON.stringify(insight), "stale", "0");
+    await d.redis.hset(d.keys.insight(customerId), "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
     return insight;
   }
 
   return {
     compute,
     get: (customerId: string) => readInsight(d.redis, d.keys, customerId),
+    /** The risk tier of the latest insight alone (cheap: no JSON). */
+    riskTier: async (customerId: string) => (await d.redis.hget(d.keys.insight(customerId), "tier")) ?? undefined,
     /** New events make the insight stale until the debounced re-score lands. */
     async markStale(customerId: string): Promise<void> {
       await d.redis.hset(d.keys.insight(customerId), "stale", "1");

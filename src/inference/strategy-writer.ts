@@ -54,6 +54,8 @@ export type StrategyWriterOptions = {
 };
 
 export type StrategyWriter = {
+  /** False when no LLM is configured: every answer is the playbook, which needs no retrieved context. */
+  readonly usesLlm: boolean;
   /** Never throws; `source` says who wrote the strategy. */
   write(ctx: StrategyContext): Promise<StrategyResult>;
 };
@@ -62,15 +64,19 @@ type Attempt =
   | { kind: "ok"; strategy: RetentionStrategy }
   | { kind: "fail"; reason: string; isRetryable: boolean; isTimeout: boolean; waitMs?: number; isFormatRejected?: boolean };
 
+const NOT_CONFIGURED = "llm not configured";
+
 export function createStrategyWriter(opts: StrategyWriterOptions): StrategyWriter {
   const report = (o: StrategyOutcome) => opts.onOutcome?.(o);
   const fallback = (ctx: StrategyContext, reason: string): StrategyResult => {
     report("fallback");
-    opts.log?.warn({ customerId: ctx.customerId, reason }, "retention strategy from fallback playbook");
+    // Without an LLM configured the playbook is the normal path, not a failure worth a warning.
+    if (reason === NOT_CONFIGURED) opts.log?.debug({ customerId: ctx.customerId, reason }, "retention strategy from fallback playbook");
+    else opts.log?.warn({ customerId: ctx.customerId, reason }, "retention strategy from fallback playbook");
     return { strategy: fallbackStrategy(ctx), source: "fallback", fallbackReason: reason };
   };
 
-  if (!opts.apiKey && !opts.baseURL) return { write: async (ctx) => fallback(ctx, "llm not configured") };
+  if (!opts.apiKey && !opts.baseURL) return { usesLlm: false, write: async (ctx) => fallback(ctx, NOT_CONFIGURED) };
 
   const client = new OpenAI({
     baseURL: opts.baseURL,
@@ -127,6 +133,7 @@ export function createStrategyWriter(opts: StrategyWriterOptions): StrategyWrite
   };
 
   return {
+    usesLlm: true,
     async write(ctx) {
       if (!opts.breaker.tryAcquire()) {
         report("breaker_open");
