@@ -8,7 +8,7 @@ import type { Identities } from "../src/profiles/identities";
 import { ANONYMOUS_PREFIX, isAnonymousCustomer } from "../src/profiles/profile-store";
 import type { RedisClient } from "../src/redis/connection";
 import type { Keyspace } from "../src/redis/keys";
-import { embedJobSchema, type EmbedJob } from "./embed.queue";
+import { embedJobSchema, type EmbedItem, type EmbedJob } from "./embed.queue";
 
 export type EmbedDeps = {
   redis: RedisClient;
@@ -33,22 +33,23 @@ export type EmbedOutcome = { embedded: number; skippedErased: number };
  * of about `batchSize` so enough jobs are active at once to fill a batch.
  */
 export function createEmbedStage(d: EmbedDeps) {
-  const batcher = microBatcher<EmbedJob, EmbedOutcome>(d.batchSize, d.maxWaitMs, (job) => job.events.length, (jobs) => embedAndUpsert(jobs, d));
+  const batcher = microBatcher<EmbedItem, EmbedOutcome>(d.batchSize, d.maxWaitMs, (item) => item.events.length, (items) => embedAndUpsert(items, d));
   return {
     async process(job: Job<EmbedJob>): Promise<EmbedOutcome> {
       const parsed = embedJobSchema.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`embed job data is invalid: ${parsed.error.message}`);
       // A job that failed in a batch goes alone next time, so one bad event cannot sink its neighbours again.
-      if (job.attemptsMade > 0) return (await embedAndUpsert([parsed.data], d))[0]!;
-      return batcher.submit(parsed.data);
+      const outcomes =
+        job.attemptsMade > 0 ? await embedAndUpsert(parsed.data.items, d) : await Promise.all(parsed.data.items.map((item) => batcher.submit(item)));
+      return outcomes.reduce((sum, o) => ({ embedded: sum.embedded + o.embedded, skippedErased: sum.skippedErased + o.skippedErased }));
     },
     /** Embeds whatever is waiting now (used on shutdown). */
     flush: () => batcher.flush(),
   };
 }
 
-/** render → embed → upsert for a batch of jobs; one outcome per job. */
-export async function embedAndUpsert(jobs: EmbedJob[], d: EmbedDeps): Promise<EmbedOutcome[]> {
+/** render → embed → upsert for a batch of customers' events; one outcome per item. */
+export async function embedAndUpsert(jobs: EmbedItem[], d: EmbedDeps): Promise<EmbedOutcome[]> {
   const owners = await Promise.all(jobs.map((j) => currentCustomer(j.customerId, d.identities)));
   const erased = await erasedSet([...new Set(owners)], d);
   const work = jobs.flatMap((job, i) => (erased.has(owners[i]!) ? [] : job.events.map((event) => ({ customerId: owners[i]!, event }))));
@@ -75,12 +76,10 @@ export async function embedAndUpsert(jobs: EmbedJob[], d: EmbedDeps): Promise<Em
  * Either writer that comes later does the move or delete itself, so checking after writing suffices.
  */
 async function settleAfterUpsert(customerIds: string[], d: EmbedDeps): Promise<void> {
-  for (const customerId of customerIds) {
-    const owner = await currentCustomer(customerId, d.identities);
-    if (owner !== customerId) await d.memory.reassignCustomer(customerId, owner);
-    const erased = await erasedSet([...new Set([customerId, owner])], d);
-    for (const id of erased) await d.memory.deleteCustomer(id);
-  }
+  const owners = await Promise.all(customerIds.map((id) => currentCustomer(id, d.identities)));
+  for (const [i, customerId] of customerIds.entries()) if (owners[i] !== customerId) await d.memory.reassignCustomer(customerId, owners[i]!);
+  const erased = await erasedSet([...new Set([...customerIds, ...owners])], d);
+  for (const id of erased) await d.memory.deleteCustomer(id);
 }
 
 /** A visitor's events belong to the customer its anonymousId has been linked to, if any. */
