@@ -156,23 +156,36 @@ function cooccurrenceBaseline(train: readonly RecHistory[], kinds: DatasetSpec["
 const lifeline = (model: Recommender) => (customer: RecHistory) => recommend(model, customer, K).map((r) => r.itemId);
 
 /** Options that change the fitted structures need a rebuild; the rest only change scoring. */
-const BUILD_KEYS = ["kindWeights", "profileHalfLifeDays", "popularityHalfLifeDays", "itemNeighbours", "itemSimAlpha", "afterWindowDays"] as const;
+const BUILD_KEYS = [
+  "kindWeights",
+  "profileHalfLifeDays",
+  "popularityHalfLifeDays",
+  "itemNeighbours",
+  "itemSimAlpha",
+  "afterWindowDays",
+  "idfExponent",
+  "itemModel",
+  "easeLambda",
+  "easeMaxItems",
+] as const;
 
-type Candidate = { path: string; values: number[] };
+type Candidate = { path: string; values: (number | string)[] };
 const GRID: Candidate[] = [
-  { path: "userNeighbours", values: [40, 80, 160, 320] },
-  { path: "userSimExponent", values: [1, 2, 3] },
+  { path: "itemModel", values: ["cosine", "ease"] },
+  { path: "weights.users", values: [0, 0.25, 0.5, 1] },
+  { path: "userNeighbours", values: [20, 40, 80, 160] },
+  { path: "userSimExponent", values: [1, 2] },
   { path: "voteHalfLifeDays", values: [30, 90, Infinity] },
-  { path: "weights.items", values: [0, 0.25, 0.5, 1] },
-  { path: "weights.after", values: [0, 0.2, 0.5] },
-  { path: "weights.popular", values: [0, 0.1, 0.3, 0.6] },
+  { path: "neighbourSizeExponent", values: [0, 0.3] },
+  { path: "weights.popular", values: [0, 0.1, 0.3] },
+  { path: "weights.after", values: [0, 0.2] },
   { path: "weights.revisit", values: [0, 0.3, 1, 3] },
-  { path: "popularityHalfLifeDays", values: [15, 30, 60, 120] },
-  { path: "profileHalfLifeDays", values: [30, 120, Infinity] },
-  { path: "itemSimAlpha", values: [0.5, 0.7] },
+  { path: "easeLambda", values: [100, 400, 1600] },
+  { path: "popularityHalfLifeDays", values: [15, 60] },
+  { path: "profileHalfLifeDays", values: [60, 120, 365] },
 ];
 
-function withValue(o: RecommenderOptions, path: string, value: number): RecommenderOptions {
+function withValue(o: RecommenderOptions, path: string, value: number | string): RecommenderOptions {
   const [head, leaf] = path.split(".") as [string, string | undefined];
   if (leaf === undefined) return { ...o, [head]: value };
   return { ...o, [head]: { ...(o[head as keyof RecommenderOptions] as object), [leaf]: value } };
@@ -182,7 +195,8 @@ function withValue(o: RecommenderOptions, path: string, value: number): Recommen
 function tune(split: Split, log: (line: string) => void): { options: RecommenderOptions; trace: unknown[] } {
   const models = new Map<string, Recommender>();
   const modelFor = (o: RecommenderOptions) => {
-    const key = JSON.stringify(BUILD_KEYS.map((k) => o[k]));
+    // A zero weight skips building that structure, so it is part of the key too.
+    const key = JSON.stringify([...BUILD_KEYS.map((k) => o[k]), o.weights.items > 0, o.weights.after > 0]);
     let m = models.get(key);
     if (!m) models.set(key, (m = buildRecommender(split.train, o)));
     return { ...m, options: o };

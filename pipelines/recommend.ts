@@ -59,6 +59,20 @@ export type RecommenderOptions = {
   userSimExponent: number;
   /** a similar customer's vote for an item halves every this many days before the build time */
   voteHalfLifeDays: number;
+  /** a similar customer's votes are divided by (their item count)^exponent, so broad buyers don't drown the rest */
+  neighbourSizeExponent: number;
+  /** customer similarity weighs each shared item by idf^(2·exponent), idf = ln(1 + customers / buyers) */
+  idfExponent: number;
+  /**
+   * how item–item neighbours are fitted: "cosine" over customers, or "ease" (Steck 2019: ridge
+   * regression of each item on all others, closed form B = I − P/diag(P), P = (XᵀX + λI)⁻¹) over
+   * the `easeMaxItems` most-bought items, keeping each row's top `itemNeighbours` positive weights
+   */
+  itemModel: "cosine" | "ease";
+  /** EASE ridge penalty λ */
+  easeLambda: number;
+  /** EASE fits a dense matrix of this many items (cost grows with its cube) */
+  easeMaxItems: number;
   /** cosine denominator ‖i‖^(2α)·‖j‖^(2(1−α)); 0.5 = plain cosine, higher favours popular targets */
   itemSimAlpha: number;
   /** later purchases within this many days count as "bought after" */
@@ -71,17 +85,23 @@ export type RecommenderOptions = {
   excludePurchased: boolean;
 };
 
+/** Chosen on the Online Retail validation split (cutoff 2011-06-12, 90 days; see bench/eval-recs.ts). */
 export const defaultRecommenderOptions: RecommenderOptions = {
   kindWeights: { purchase: 1, cart: 0.6, wishlist: 0.5, view: 0.2 },
   profileHalfLifeDays: 120,
-  popularityHalfLifeDays: 60,
-  itemNeighbours: 100,
-  userNeighbours: 80,
-  userSimExponent: 2,
-  voteHalfLifeDays: Infinity,
+  popularityHalfLifeDays: 15,
+  itemNeighbours: 200,
+  userNeighbours: 40,
+  userSimExponent: 1,
+  voteHalfLifeDays: 90,
+  neighbourSizeExponent: 0,
+  idfExponent: 0,
+  itemModel: "ease",
+  easeLambda: 400,
+  easeMaxItems: 1500,
   itemSimAlpha: 0.5,
   afterWindowDays: 60,
-  weights: { users: 1, items: 0.5, after: 0.2, popular: 0.1, revisit: 0.3 },
+  weights: { users: 0.5, items: 1, after: 0, popular: 0.1, revisit: 0.3 },
   livenessExponent: 0,
   excludePurchased: true,
 };
@@ -110,6 +130,8 @@ export type Recommender = {
   after: NeighbourLists;
   customerIds: string[];
   users: SparseVector[];
+  /** per item, the factor its shared weight gets in customer similarity (idf^(2·idfExponent)) */
+  similarityWeight: Float64Array;
   /** item → users who have it, with that user's weight */
   usersByItem: { start: Int32Array; user: Int32Array; weight: Float32Array };
   indexOf: Map<string, number>;
@@ -181,7 +203,13 @@ export function buildRecommender(histories: readonly RecHistory[], overrides: Pa
   const { popularOrder, popularByCategory } = popularityRankings(popularity, categories);
 
   const usersByItem = invertUsers(users, nItems);
-  const similar = options.weights.items > 0 ? itemCosine(users, usersByItem, nItems, options) : emptyLists(nItems);
+  const similarityWeight = similarityWeights(users, usersByItem, options);
+  const similar =
+    options.weights.items <= 0
+      ? emptyLists(nItems)
+      : options.itemModel === "ease"
+        ? easeLists(users, usersByItem, nItems, options)
+        : itemCosine(users, usersByItem, nItems, options);
   const after = options.weights.after > 0 ? transitions(histories, indexOf, options, builtAtMs) : emptyLists(nItems);
   return {
     options,
@@ -198,8 +226,27 @@ export function buildRecommender(histories: readonly RecHistory[], overrides: Pa
     customerIds,
     users,
     usersByItem,
+    similarityWeight,
     indexOf,
   };
+}
+
+/** idf^(2·exponent) per item; also sets each user's norm under these weights. */
+function similarityWeights(users: readonly SparseVector[], usersByItem: Recommender["usersByItem"], options: RecommenderOptions) {
+  const nItems = usersByItem.start.length - 1;
+  const weight = new Float64Array(nItems);
+  for (let i = 0; i < nItems; i++) {
+    const df = usersByItem.start[i + 1]! - usersByItem.start[i]!;
+    weight[i] = Math.pow(Math.log(1 + users.length / Math.max(1, df)), 2 * options.idfExponent);
+  }
+  for (const u of users) u.norm = weightedNorm(u, weight);
+  return weight;
+}
+
+function weightedNorm(v: SparseVector, weight: Float64Array): number {
+  let sq = 0;
+  for (let x = 0; x < v.item.length; x++) sq += v.weight[x]! ** 2 * weight[v.item[x]!]!;
+  return Math.sqrt(sq);
 }
 
 function latestTs(events: readonly RecEvent[]): number {
@@ -302,6 +349,62 @@ function itemCosine(
     for (const j of touched) (dot[j] = 0), (together[j] = 0);
   }
   return packLists(lists);
+}
+
+/** Sparse EASE: dense fit over the most-bought items, each row cut to its top positive weights. */
+function easeLists(users: readonly SparseVector[], usersByItem: Recommender["usersByItem"], nItems: number, options: RecommenderOptions): NeighbourLists {
+  const byBuyers = Array.from({ length: nItems }, (_, i) => i).sort(
+    (a, b) => usersByItem.start[b + 1]! - usersByItem.start[b]! - (usersByItem.start[a + 1]! - usersByItem.start[a]!) || a - b,
+  );
+  const kept = byBuyers.slice(0, options.easeMaxItems);
+  const n = kept.length;
+  const local = new Int32Array(nItems).fill(-1);
+  kept.forEach((i, x) => (local[i] = x));
+  const gram = new Float64Array(n * n);
+  const together = new Int32Array(n * n);
+  for (const u of users) {
+    const xs: number[] = [];
+    const ws: number[] = [];
+    for (let k = 0; k < u.item.length; k++) if (local[u.item[k]!]! >= 0) xs.push(local[u.item[k]!]!), ws.push(u.weight[k]!);
+    for (let a = 0; a < xs.length; a++)
+      for (let b = 0; b < xs.length; b++) {
+        gram[xs[a]! * n + xs[b]!]! += ws[a]! * ws[b]!;
+        together[xs[a]! * n + xs[b]!]!++;
+      }
+  }
+  for (let x = 0; x < n; x++) gram[x * n + x]! += options.easeLambda;
+  invertSpdInPlace(gram, n);
+  const lists: { item: number[]; score: number[]; support: number[] }[] = Array.from({ length: nItems }, () => ({ item: [], score: [], support: [] }));
+  const row = new Float64Array(n);
+  const candidates: number[] = [];
+  for (let a = 0; a < n; a++) {
+    candidates.length = 0;
+    for (let b = 0; b < n; b++) {
+      row[b] = b === a ? 0 : -gram[a * n + b]! / gram[b * n + b]!;
+      if (row[b]! > 0) candidates.push(b);
+    }
+    const top = topK(candidates, row, options.itemNeighbours);
+    lists[kept[a]!] = { item: top.map((b) => kept[b]!), score: top.map((b) => row[b]!), support: top.map((b) => together[a * n + b]!) };
+  }
+  return packLists(lists);
+}
+
+/** Gauss–Jordan inverse of a symmetric positive-definite n×n matrix (row-major), in place; SPD needs no pivoting. */
+function invertSpdInPlace(m: Float64Array, n: number) {
+  for (let k = 0; k < n; k++) {
+    const rowK = k * n;
+    const inv = 1 / m[rowK + k]!;
+    for (let j = 0; j < n; j++) m[rowK + j]! *= inv;
+    m[rowK + k] = inv;
+    for (let i = 0; i < n; i++) {
+      if (i === k) continue;
+      const rowI = i * n;
+      const f = m[rowI + k]!;
+      if (f === 0) continue;
+      for (let j = 0; j < n; j++) m[rowI + j]! -= f * m[rowK + j]!;
+      m[rowI + k] = -f * inv;
+    }
+  }
 }
 
 function packLists(lists: readonly { item: number[]; score: number[]; support: number[] }[]): NeighbourLists {
@@ -495,27 +598,28 @@ function livened(model: Recommender, candidates: readonly number[], total: Float
 }
 
 function userNeighbourScores(model: Recommender, ws: Workspace, q: SparseVector, customerId: string) {
-  const { usersByItem, users, options } = model;
+  const { usersByItem, users, options, similarityWeight } = model;
   const dot = ws.userDot;
   const touched: number[] = [];
+  const qNorm = weightedNorm(q, similarityWeight);
   for (let x = 0; x < q.item.length; x++) {
     const i = q.item[x]!;
-    const qw = q.weight[x]!;
+    const qw = q.weight[x]! * similarityWeight[i]!;
     for (let p = usersByItem.start[i]!; p < usersByItem.start[i + 1]!; p++) {
       const u = usersByItem.user[p]!;
       if (dot[u] === 0) touched.push(u);
       dot[u]! += qw * usersByItem.weight[p]!;
     }
   }
-  for (const u of touched) dot[u] = model.customerIds[u] === customerId ? 0 : dot[u]! / (q.norm * users[u]!.norm + 1e-12);
+  for (const u of touched) dot[u] = model.customerIds[u] === customerId ? 0 : dot[u]! / (qNorm * users[u]!.norm + 1e-12);
   const neighbours = topK(touched, dot, options.userNeighbours);
   const part = ws.parts.users;
   const vote = Number.isFinite(options.voteHalfLifeDays);
   for (const u of neighbours) {
     const s = dot[u]!;
     if (s <= 0) break;
-    const weight = Math.pow(s, options.userSimExponent);
     const v = users[u]!;
+    const weight = Math.pow(s, options.userSimExponent) * Math.pow(v.item.length, -options.neighbourSizeExponent);
     for (let x = 0; x < v.item.length; x++) {
       const j = v.item[x]!;
       const age = vote ? decayFactor(model.builtAtMs - v.lastTs[x]!, options.voteHalfLifeDays) : 1;
@@ -650,12 +754,14 @@ export function deserialiseRecommender(json: string): Recommender {
     score: Float32Array.from(l.score),
     support: Int32Array.from(l.support),
   });
-  const users = s.users.map((u) => {
-    const weight = Float32Array.from(u.weight);
-    let sq = 0;
-    for (const w of weight) sq += w * w;
-    return { item: Int32Array.from(u.item), weight, bought: Uint8Array.from(u.bought), lastTs: Float64Array.from(u.lastTs), norm: Math.sqrt(sq) };
-  });
+  const users: SparseVector[] = s.users.map((u) => ({
+    item: Int32Array.from(u.item),
+    weight: Float32Array.from(u.weight),
+    bought: Uint8Array.from(u.bought),
+    lastTs: Float64Array.from(u.lastTs),
+    norm: 0,
+  }));
+  const usersByItem = invertUsers(users, nItems);
   const categories = s.categories.map((c) => c ?? undefined);
   const popularity = Float64Array.from(s.popularity);
   const { popularOrder, popularByCategory } = popularityRankings(popularity, categories);
@@ -673,7 +779,8 @@ export function deserialiseRecommender(json: string): Recommender {
     after: lists(s.after),
     customerIds: s.customerIds,
     users,
-    usersByItem: invertUsers(users, nItems),
+    usersByItem,
+    similarityWeight: similarityWeights(users, usersByItem, options),
     indexOf: new Map(s.itemIds.map((id, i) => [id, i])),
   };
 }

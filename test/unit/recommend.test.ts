@@ -66,10 +66,20 @@ describe("recommend", () => {
       expect(r.support).toBeGreaterThan(0);
       expect(r.reason).toContain(String(r.support));
     }
-    const mug = recs.find((r) => r.itemId === "mug")!;
-    expect(mug.name).toBe("ITEM mug");
-    expect(mug.source).toBe("users");
-    expect(mug.reason).toBe("bought by 9 customers like you");
+    expect(recs.find((r) => r.itemId === "mug")!.name).toBe("ITEM mug");
+  });
+
+  it("should say how many similar customers bought a neighbour-based recommendation", () => {
+    const usersOnly = buildRecommender(shop(), { weights: { users: 1, items: 0, after: 0, popular: 0, revisit: 0 } });
+    const [mug] = recommend(usersOnly, customer("me", [buy("kettle", 30), buy("teapot", 31)]), 1);
+    expect(mug).toMatchObject({ itemId: "mug", source: "users", reason: "bought by 9 customers like you", support: 9 });
+  });
+
+  it("should name the earlier purchase in a bought-after reason", () => {
+    const afterOnly = buildRecommender(shop(), { weights: { users: 0, items: 0, after: 1, popular: 0, revisit: 0 } });
+    const [next] = recommend(afterOnly, customer("me", [buy("kettle", 30)]), 1);
+    expect(next).toMatchObject({ itemId: "teapot", source: "after", support: 12 });
+    expect(next!.reason).toBe("customers who bought ITEM kettle bought this next (12)");
   });
 
   it("should name the co-bought item in an item-to-item reason", () => {
