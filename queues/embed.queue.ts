@@ -16,6 +16,14 @@ export type EmbedItem = z.infer<typeof embedItemSchema>;
 export const embedJobSchema = z.object({ items: z.array(embedItemSchema).min(1) });
 export type EmbedJob = z.infer<typeof embedJobSchema>;
 
+/**
+ * The shape check the worker runs on every job. The events were validated by the clean stage
+ * that wrote them; re-validating each with zod cost more than embedding it.
+ */
+export const embedJobShapeSchema = z.object({
+  items: z.array(z.object({ customerId: z.string().min(1), events: z.array(z.object({ messageId: z.string().min(1) }).passthrough()).min(1) })).min(1),
+});
+
 export const embedJobName = "events";
 
 /**

@@ -8,7 +8,7 @@ import type { Identities } from "../src/profiles/identities";
 import { ANONYMOUS_PREFIX, isAnonymousCustomer } from "../src/profiles/profile-store";
 import type { RedisClient } from "../src/redis/connection";
 import type { Keyspace } from "../src/redis/keys";
-import { embedJobSchema, type EmbedItem, type EmbedJob } from "./embed.queue";
+import { embedJobShapeSchema, type EmbedItem, type EmbedJob } from "./embed.queue";
 
 export type EmbedDeps = {
   redis: RedisClient;
@@ -36,11 +36,11 @@ export function createEmbedStage(d: EmbedDeps) {
   const batcher = microBatcher<EmbedItem, EmbedOutcome>(d.batchSize, d.maxWaitMs, (item) => item.events.length, (items) => embedAndUpsert(items, d));
   return {
     async process(job: Job<EmbedJob>): Promise<EmbedOutcome> {
-      const parsed = embedJobSchema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`embed job data is invalid: ${parsed.error.message}`);
+      const checked = embedJobShapeSchema.safeParse(job.data);
+      if (!checked.success) throw new UnrecoverableError(`embed job data is invalid: ${checked.error.message}`);
+      const { items } = job.data;
       // A job that failed in a batch goes alone next time, so one bad event cannot sink its neighbours again.
-      const outcomes =
-        job.attemptsMade > 0 ? await embedAndUpsert(parsed.data.items, d) : await Promise.all(parsed.data.items.map((item) => batcher.submit(item)));
+      const outcomes = job.attemptsMade > 0 ? await embedAndUpsert(items, d) : await Promise.all(items.map((item) => batcher.submit(item)));
       return outcomes.reduce((sum, o) => ({ embedded: sum.embedded + o.embedded, skippedErased: sum.skippedErased + o.skippedErased }));
     },
     /** Embeds whatever is waiting now (used on shutdown). */
