@@ -125,7 +125,9 @@ function resolveTimes(event: StoredEvent, fixes: string[]): Times {
     fixes.push(`timestamp: ${event.timestamp} is in the future; using receivedAt`);
     return { ok: true, ts: received, receivedAt: received };
   }
-  if (ts < EARLIEST_PLAUSIBLE_MS) {
+  // Only a live client's clock (an event sent with sentAt) can have been reset; without sentAt
+  // the time is kept as sent (historical imports: CDNOW is from 1997).
+  if (ts < EARLIEST_PLAUSIBLE_MS && event.sentAt !== undefined) {
     fixes.push(`timestamp: ${event.timestamp} is before 2000 (device clock reset?); using receivedAt`);
     return { ok: true, ts: received, receivedAt: received };
   }

@@ -229,7 +229,7 @@ describe("times", () => {
 
   const cases = [
     { name: "an unparseable timestamp", extra: { timestamp: "yesterday" }, wantTs: Date.parse(R) },
-    { name: "a pre-2000 timestamp", extra: { timestamp: "1970-01-01T00:00:00Z" }, wantTs: Date.parse(R) },
+    { name: "a pre-2000 timestamp from a live client (sentAt)", extra: { timestamp: "1970-01-01T00:00:00Z", sentAt: R }, wantTs: Date.parse(R) },
     {
       name: "a timestamp flagged in the future",
       extra: { timestamp: "2030-01-01T00:00:00Z", _lifeline: { flags: ["timestamp_in_future"] } },
@@ -237,6 +237,12 @@ describe("times", () => {
     },
     { name: "an unparseable receivedAt", extra: { receivedAt: "??" }, wantTs: Date.parse(T) },
   ];
+  test("a pre-2000 timestamp without sentAt (a historical import) is kept", () => {
+    const { event, fixes } = ok(cleanEvent(track("x", {}, { timestamp: "1997-01-01T00:00:00.000Z" })));
+    expect(event.ts).toBe(Date.parse("1997-01-01T00:00:00Z"));
+    expect(fixes).toEqual([]);
+  });
+
   for (const { name, extra, wantTs } of cases)
     test(`${name} falls back to the other time, with a fix`, () => {
       const { event, fixes } = ok(cleanEvent(track("x", {}, extra as Partial<StoredEvent>)));
