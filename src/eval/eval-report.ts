@@ -1,0 +1,61 @@
+/** The JSON `bun run eval` writes per data set (bench/results/eval-<dataset>.json); the HTML report is built from it. */
+import type { CalibrationBin } from "../../pipelines/metrics";
+import type { ChurnModelResult } from "./churn-scores";
+import type { RecMethodResult } from "./rec-scores";
+
+export type { CalibrationBin, ChurnModelResult, RecMethodResult };
+
+export type EvalEvidence = { messageId: string; ts: number; type: string; name: string };
+
+export type EvalExample = {
+  customerId: string;
+  /** what happened in the horizon */
+  churned: boolean;
+  probability: number;
+  riskTier: string;
+  drivers: { reason: string; feature: string; weight: number; evidence: EvalEvidence[] }[];
+  recommendations: { itemId: string; name?: string; reason: string }[];
+  /** new items the customer bought in the horizon */
+  boughtAfter: string[];
+  strategy: string;
+};
+
+export type EvalReport = {
+  dataset: string;
+  note: string;
+  generatedAt: string;
+  cutoff: string;
+  cutoffIso: string;
+  horizonDays: number;
+  sample: { requested: number | null; eligible: number; customers: number };
+  system: {
+    imported: { rows: number; events: number; accepted: number; duplicates: number; rejected: number; skipped: number };
+    profiles: number;
+    missing: number;
+    model: { version: string; learned: boolean; trainedAt: string; note?: string; customers: number };
+    seconds: { import: number; drain: number; refit: number; score: number; total: number };
+  };
+  churn: { customers: number; churnRate: number; models: ChurnModelResult[] };
+  recs?: {
+    k: number;
+    evaluated: number;
+    catalogue: number;
+    methods: RecMethodResult[];
+    hrRatioToMostPopular: number;
+    meetsTarget: boolean;
+    reference?: Record<string, number>;
+  };
+  examples: EvalExample[];
+  runtimeSeconds: number;
+};
+
+/** Figures of the report's table, one per row and column: the browser test compares them with the JSON. */
+export function figureCells(report: EvalReport): { key: string; value: number }[] {
+  const cells: { key: string; value: number }[] = [];
+  for (const m of report.churn.models)
+    for (const f of ["auc", "prAuc", "brier", "liftTopDecile"] as const) cells.push({ key: `churn.${m.name}.${f}`, value: m[f] });
+  for (const m of report.recs?.methods ?? []) for (const f of ["hr", "ndcg", "coverage"] as const) cells.push({ key: `recs.${m.name}.${f}`, value: m[f] });
+  return cells;
+}
+
+export const formatFigure = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "n/a");

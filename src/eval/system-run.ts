@@ -1,0 +1,191 @@
+/**
+ * Runs one data set through the real system, in this process: the HTTP API, the workers
+ * (stream bridge → clean → profile, embed → vector memory, inference), the import over HTTP;
+ * then, once the pipeline has drained, a refit and a score of every customer as of the cutoff.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startApi } from "../api/server";
+import { loadConfig, type Config } from "../config";
+import { CustomerNotFoundError } from "../errors";
+import { createApiClient } from "../import/api-client";
+import { builtinMappings } from "../import/builtin-mappings";
+import { runImport, type ImportSummary } from "../import/import-run";
+import { redisLagProbe } from "../import/lag-probe";
+import { churnArtifactsSchema } from "../inference/churn-artifacts";
+import type { Insight } from "../inference/insights";
+import type { Logger } from "../log/logger";
+import { startWorkers, type WorkerRuntime } from "../../queues/worker-runtime";
+
+export type SystemRunOptions = {
+  redisUrl: string;
+  mapping: string;
+  files: string[];
+  cutoffMs: number;
+  horizonDays: number;
+  /** Lifeline customer ids to score */
+  customerIds: readonly string[];
+  log: Logger;
+  /** Settings passed through to the system (embedding provider, model cache, …). */
+  env?: Record<string, string | undefined>;
+  /** Customers scored at once. @defaultValue 4 */
+  scoreConcurrency?: number;
+};
+
+export type SystemRun = {
+  insights: Map<string, Insight>;
+  missing: string[];
+  import: ImportSummary;
+  profiles: number;
+  model: { version: string; learned: boolean; trainedAt: string; note?: string; customers: number };
+  seconds: { import: number; drain: number; refit: number; score: number; total: number };
+};
+
+// Far enough never to fire during a run, short enough for a timer (setTimeout caps at 2^31 − 1 ms).
+const NEVER_MS = "1728000000";
+const PASSED_THROUGH = ["EMBEDDINGS_PROVIDER", "OPENAI_BASE_URL", "OPENAI_API_KEY", "LIFELINE_EMBEDDING_MODEL", "LIFELINE_EMBEDDING_DIMENSIONS", "LIFELINE_MODEL_CACHE_DIR", "LIFELINE_LOCAL_VOCAB_SIZE"];
+
+/** Settings of a private instance: own key prefix and data folder; no re-scoring or scheduled refit at wall-clock "now". */
+export function evalConfig(redisUrl: string, horizonDays: number, env: Record<string, string | undefined> = {}): Config {
+  const key = (role: string) => `${role}_eval_${crypto.randomUUID().replaceAll("-", "")}`;
+  const passed = Object.fromEntries(PASSED_THROUGH.map((k) => [k, env[k]]).filter(([, v]) => v !== undefined));
+  // One converted copy of the local embedding model across runs (the default data folder's).
+  passed.LIFELINE_MODEL_CACHE_DIR ??= resolve("data");
+  return loadConfig({
+    ...passed,
+    REDIS_URL: redisUrl,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    LIFELINE_KEY_PREFIX: `eval-${crypto.randomUUID().slice(0, 8)}`,
+    LIFELINE_DATA_DIR: mkdtempSync(join(tmpdir(), "lifeline-eval-")),
+    LIFELINE_WRITE_KEYS: key("wk"),
+    LIFELINE_READ_KEYS: key("rk"),
+    LIFELINE_ADMIN_KEYS: key("ak"),
+    LIFELINE_CHURN_HORIZON_DAYS: String(horizonDays),
+    LIFELINE_RESCORE_DEBOUNCE_MS: NEVER_MS,
+    LIFELINE_REFIT_INTERVAL_MS: NEVER_MS,
+    // Every score reads the model version, so the refit at the cutoff is the model that scores.
+    LIFELINE_MODEL_REFRESH_MS: "1",
+    LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: "0",
+    LIFELINE_RECOMMENDATIONS: "10",
+    LOG_LEVEL: "error",
+  });
+}
+
+export async function runThroughSystem(o: SystemRunOptions): Promise<SystemRun> {
+  const started = performance.now();
+  const config = evalConfig(o.redisUrl, o.horizonDays, o.env);
+  const mapping = builtinMappings[o.mapping];
+  if (!mapping) throw new Error(`no built-in mapping "${o.mapping}"`);
+  // The system's own per-customer warnings (e.g. "strategy from fallback playbook") would drown the eval's log.
+  const quiet = o.log.child({}, { level: o.env?.LOG_LEVEL === "debug" ? "debug" : "error" });
+  const api = await startApi(config, quiet.child({ process: "api" }));
+  let workers: WorkerRuntime | undefined;
+  const lag = redisLagProbe(config.REDIS_URL, config.LIFELINE_KEY_PREFIX, 2_000);
+  try {
+    workers = await startWorkers(config, quiet.child({ process: "worker" }));
+    const t0 = performance.now();
+    const summary = await runImport({
+      mapping,
+      files: o.files,
+      api: createApiClient({ url: `http://127.0.0.1:${api.port}`, key: config.LIFELINE_WRITE_KEYS[0]! }),
+      rejectsPath: join(config.LIFELINE_DATA_DIR, "import", "rejects.jsonl"),
+      checkpointPath: join(config.LIFELINE_DATA_DIR, "import", "checkpoint.json"),
+      untilMs: o.cutoffMs,
+      lag,
+      showProgress: false,
+    });
+    o.log.info({ ...summary }, "import done");
+    const t1 = performance.now();
+    const profiles = await waitForDrain(workers, lag.backlog, o.log);
+    const t2 = performance.now();
+    const model = await refitAsOf(workers, o.cutoffMs);
+    o.log.info({ ...model }, "refitted as of the cutoff");
+    const t3 = performance.now();
+    const { insights, missing } = await scoreAll(workers, o.customerIds, o.cutoffMs, o.scoreConcurrency ?? 4);
+    const t4 = performance.now();
+    const s = (a: number, b: number) => Math.round((b - a) / 100) / 10;
+    return {
+      insights,
+      missing,
+      import: summary,
+      profiles,
+      model,
+      seconds: { import: s(t0, t1), drain: s(t1, t2), refit: s(t2, t3), score: s(t3, t4), total: s(started, t4) },
+    };
+  } finally {
+    lag.close();
+    await workers?.stop();
+    await api.stop();
+    rmSync(config.LIFELINE_DATA_DIR, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Drained: no stream entry unread or unacknowledged, no clean or embed job left, and the number
+ * of profiles unchanged over a second. Returns that number.
+ */
+async function waitForDrain(workers: WorkerRuntime, backlog: () => Promise<number>, log: Logger, timeoutMs = 25 * 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let lastCount = -1;
+  let lastReport = 0;
+  while (Date.now() < deadline) {
+    const [entries, clean, embed] = await Promise.all([
+      backlog(),
+      workers.queues.clean.getJobCounts("waiting", "active", "delayed", "prioritized", "waiting-children"),
+      workers.queues.embed.getJobCounts("waiting", "active", "delayed", "prioritized", "waiting-children"),
+    ]);
+    const jobs = Object.values(clean).reduce((a, b) => a + b, 0) + Object.values(embed).reduce((a, b) => a + b, 0);
+    const count = await countProfiles(workers);
+    if (entries === 0 && jobs === 0 && count === lastCount) return count;
+    if (Date.now() - lastReport > 10_000) {
+      log.info({ streamBacklog: entries, jobs, profiles: count }, "waiting for the pipeline to drain");
+      lastReport = Date.now();
+    }
+    lastCount = count;
+    await Bun.sleep(1_000);
+  }
+  throw new Error(`the pipeline did not drain within ${timeoutMs / 60_000} min`);
+}
+
+async function countProfiles(workers: WorkerRuntime): Promise<number> {
+  let n = 0;
+  for await (const _ of workers.profiles.customerIds()) n++;
+  return n;
+}
+
+/** Refit at the cutoff once no inference job (a scheduled refit at wall-clock time) is running, and check it took. */
+async function refitAsOf(workers: WorkerRuntime, cutoffMs: number): Promise<SystemRun["model"]> {
+  for (;;) {
+    const counts = await workers.queues.inference.getJobCounts("waiting", "active", "prioritized");
+    if (Object.values(counts).every((n) => n === 0)) break;
+    await Bun.sleep(200);
+  }
+  await workers.refit(cutoffMs);
+  const json = await workers.redis.get(workers.keys.churnArtifacts());
+  const artifacts = churnArtifactsSchema.parse(JSON.parse(json ?? "null"));
+  if (Date.parse(artifacts.trainedAt) !== cutoffMs)
+    throw new Error(`the churn model in Redis was fitted at ${artifacts.trainedAt}, not at the cutoff ${new Date(cutoffMs).toISOString()}`);
+  return { version: artifacts.version, learned: Boolean(artifacts.model), trainedAt: artifacts.trainedAt, customers: artifacts.customers, ...(artifacts.note ? { note: artifacts.note } : {}) };
+}
+
+/** The real inference path (churn, drivers, recommendations, strategy) for every customer, as of the cutoff. */
+async function scoreAll(workers: WorkerRuntime, ids: readonly string[], cutoffMs: number, concurrency: number) {
+  const insights = new Map<string, Insight>();
+  const missing: string[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      try {
+        insights.set(id, await workers.insights.compute(id, cutoffMs));
+      } catch (err) {
+        if (!(err instanceof CustomerNotFoundError)) throw err;
+        missing.push(id);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { insights, missing };
+}
