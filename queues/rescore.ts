@@ -15,7 +15,7 @@ for i = 1, #ARGV, 2 do
 end
 return removed`;
 
-type RescoreClient = RedisClient & { lifelineRescoreDone(numKeys: 1, ...args: (string | number)[]): Promise<number> };
+type RescoreClient = RedisClient & { lifelineRescoreDone(key: string, ...args: (string | number)[]): Promise<number> };
 
 /**
  * Debounced re-scoring. New events push a customer's due time to now + debounce (one ZADD
@@ -23,7 +23,7 @@ type RescoreClient = RedisClient & { lifelineRescoreDone(numKeys: 1, ...args: (s
  * came due into score jobs.
  */
 export function createRescorer(redis: RedisClient, keys: Keyspace, queue: Queue<InferenceJob>, log: Logger, opts: { debounceMs: number; pollMs?: number }) {
-  if (!("lifelineRescoreDone" in redis)) (redis as RedisClient).defineCommand("lifelineRescoreDone", { lua: REMOVE_IF_UNCHANGED });
+  if (!("lifelineRescoreDone" in redis)) (redis as RedisClient).defineCommand("lifelineRescoreDone", { lua: REMOVE_IF_UNCHANGED, numberOfKeys: 1 });
   const client = redis as RescoreClient;
   let running = false;
   let loop: Promise<void> | undefined;
@@ -34,7 +34,7 @@ export function createRescorer(redis: RedisClient, keys: Keyspace, queue: Queue<
     const ids: string[] = [];
     for (let i = 0; i < due.length; i += 2) ids.push(due[i]!);
     await enqueueScores(queue, ids);
-    await client.lifelineRescoreDone(1, keys.rescoreDue(), ...due);
+    await client.lifelineRescoreDone(keys.rescoreDue(), ...due);
     return ids.length;
   }
 

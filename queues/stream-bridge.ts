@@ -4,6 +4,7 @@ import type { RedisClient } from "../src/redis/connection";
 import type { Keyspace } from "../src/redis/keys";
 import { entryEvents } from "../src/streams/event-log";
 import { cleanJobNames, type CleanJob } from "./clean.queue";
+import { createStreamGroup } from "../src/redis/keyed-commands";
 
 export const CONSUMER_GROUP = "lifeline";
 
@@ -32,9 +33,7 @@ export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueu
   async function ensureGroups(): Promise<void> {
     await Promise.all(
       Array.from({ length: keys.partitions }, (_, p) =>
-        redis.xgroup("CREATE", keys.stream(p), CONSUMER_GROUP, "0", "MKSTREAM").catch((err: Error) => {
-          if (!err.message.includes("BUSYGROUP")) throw err;
-        }),
+        createStreamGroup(redis, keys.stream(p), CONSUMER_GROUP),
       ),
     );
   }

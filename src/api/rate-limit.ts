@@ -29,7 +29,7 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], 2000 + math.ceil(math.max(0, -tokens) * 1000 / rate))
 return {1, 0}`;
 
-type ScriptClient = RedisClient & { lifelineRateTake(numKeys: 1, key: string, rate: number, cost: number): Promise<[number, number]> };
+type ScriptClient = RedisClient & { lifelineRateTake(key: string, rate: number, cost: number): Promise<[number, number]> };
 
 export type RateLimiter = {
   /**
@@ -54,7 +54,7 @@ export function createRateLimiter(
   config: Pick<Config, "LIFELINE_KEY_PREFIX" | "LIFELINE_RATE_LIMIT_EVENTS_PER_SEC" | "LIFELINE_RATE_LIMIT_REQUESTS_PER_SEC">,
   onLimited: (role: Role) => void = () => undefined,
 ): RateLimiter {
-  if (!("lifelineRateTake" in redis)) (redis as RedisClient).defineCommand("lifelineRateTake", { lua: TAKE_SCRIPT });
+  if (!("lifelineRateTake" in redis)) (redis as RedisClient).defineCommand("lifelineRateTake", { lua: TAKE_SCRIPT, numberOfKeys: 1 });
   const client = redis as ScriptClient;
   const buckets = new Map<string, string>();
   const leases = new Map<string, { tokens: number; expiresAt: number }>();
@@ -80,7 +80,7 @@ export function createRateLimiter(
   }
 
   async function lease(bucket: string, rate: number, slice: number): Promise<[number, number]> {
-    const reply = await client.lifelineRateTake(1, bucket, rate, slice).catch((err: unknown) => {
+    const reply = await client.lifelineRateTake(bucket, rate, slice).catch((err: unknown) => {
       throw new StoreUnavailableError("Redis is not answering; retry later", { cause: err, retryAfterSeconds: 1 });
     });
     if (reply[0] === 1) leases.set(bucket, { tokens: (spend(bucket, 0) ? leases.get(bucket)!.tokens : 0) + slice, expiresAt: Date.now() + LEASE_MS });

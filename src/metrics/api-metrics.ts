@@ -4,6 +4,7 @@ import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 import { CONSUMER_GROUP } from "../../queues/stream-bridge";
 import { readPipelineMetrics } from "./pipeline-metrics";
+import { streamGroupsInfo } from "../redis/keyed-commands";
 
 const queueStates = ["waiting", "active", "delayed", "prioritized", "paused", "waiting-children", "failed", "completed"] as const;
 
@@ -60,7 +61,7 @@ export function createApiMetrics(sources: ScrapeSources): ApiMetrics {
         const stream = sources.keys.stream(p);
         const [length, groups] = await Promise.all([
           sources.redis.xlen(stream),
-          (sources.redis.xinfo("GROUPS", stream) as Promise<unknown[][]>).catch(() => [] as unknown[][]),
+          streamGroupsInfo(sources.redis, stream).catch(() => [] as unknown[][]),
         ]);
         const partition = String(p);
         streamLength.set({ partition }, length);

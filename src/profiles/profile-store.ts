@@ -21,7 +21,7 @@ if #ARGV > 4 + ids then
 end
 return 1`;
 
-type CasClient = RedisClient & { lifelineProfileCas(numKeys: 4, ...args: (string | number)[]): Promise<number> };
+type CasClient = RedisClient & { lifelineProfileCas(...keysThenArgs: (string | number)[]): Promise<number> };
 
 export const ANONYMOUS_PREFIX = "anon:";
 export const isAnonymousCustomer = (customerId: string) => customerId.startsWith(ANONYMOUS_PREFIX);
@@ -36,7 +36,7 @@ export type ApplyResult = { profile: Profile; applied: CleanEvent[]; seenBefore:
 export type ProfileStore = ReturnType<typeof createProfileStore>;
 
 export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: StageRules) {
-  if (!("lifelineProfileCas" in redis)) (redis as RedisClient).defineCommand("lifelineProfileCas", { lua: CAS_SCRIPT });
+  if (!("lifelineProfileCas" in redis)) (redis as RedisClient).defineCommand("lifelineProfileCas", { lua: CAS_SCRIPT, numberOfKeys: 4 });
   const client = redis as CasClient;
 
   async function read(customerId: string): Promise<{ profile: Profile | undefined; version: string }> {
@@ -85,7 +85,7 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
           ...fresh.map((e) => e.messageId),
           ...(keepEvents ? applied.map((e) => JSON.stringify(e)) : []),
         ];
-        const outcome = await client.lifelineProfileCas(4, ...args);
+        const outcome = await client.lifelineProfileCas(...args);
         if (outcome === 2) return { profile: base, applied: [], seenBefore: [] };
         if (outcome === 1) {
           if (!current) await redis.sadd(keys.customerShard(keys.customerShardOf(customerId)), customerId);

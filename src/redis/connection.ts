@@ -37,6 +37,8 @@ function createCluster(target: ClusterTarget, options: RedisOptions, role: Conne
     retryDelayOnClusterDown: 300,
     retryDelayOnTryAgain: 100,
     slotsRefreshTimeout: 2_000,
+    // Also re-read the slot map now and then, not only after an error: a promoted replica is found sooner.
+    slotsRefreshInterval: 2_000,
     clusterRetryStrategy: (attempt) => Math.min(100 + attempt * 200, 2_000),
     redisOptions: {
       ...options,

@@ -39,10 +39,10 @@ end
 return out`;
 
 type ScriptClient = RedisClient & {
-  lifelineAppend(numKeys: 3, ...args: (string | number)[]): Promise<number[]>;
+  lifelineAppend(...keysThenArgs: (string | number)[]): Promise<number[]>;
 };
 type ScriptPipeline = {
-  lifelineAppend(numKeys: 3, ...args: (string | number)[]): ScriptPipeline;
+  lifelineAppend(...keysThenArgs: (string | number)[]): ScriptPipeline;
   wait(replicas: number, timeoutMs: number): ScriptPipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 };
@@ -76,7 +76,9 @@ class ReplicationLagError extends Error {
 }
 
 export function createEventLog(redis: RedisClient, keys: Keyspace, opts: EventLogOptions): EventLog {
-  if (!("lifelineAppend" in redis)) (redis as RedisClient).defineCommand("lifelineAppend", { lua: APPEND_SCRIPT });
+  // A fixed number of keys puts the key first in each call: ioredis' Cluster auto-pipelining routes a
+  // call by its first argument, so a leading numKeys would batch calls of different nodes together.
+  if (!("lifelineAppend" in redis)) (redis as RedisClient).defineCommand("lifelineAppend", { lua: APPEND_SCRIPT, numberOfKeys: 3 });
   const client = redis as ScriptClient;
   const now = opts.now ?? Date.now;
   const waitReplicas = opts.waitReplicas ?? 0;
@@ -84,8 +86,8 @@ export function createEventLog(redis: RedisClient, keys: Keyspace, opts: EventLo
   // WAIT has no key, so it goes in one pipeline with the append: on Redis Cluster the pipeline
   // is routed to the node owning the partition's slot, and WAIT then covers that very write.
   async function appendCall(args: (string | number)[]): Promise<number[]> {
-    if (waitReplicas === 0) return client.lifelineAppend(3, ...args);
-    const replies = (await (client.pipeline() as unknown as ScriptPipeline).lifelineAppend(3, ...args).wait(waitReplicas, opts.waitTimeoutMs ?? 200).exec()) ?? [];
+    if (waitReplicas === 0) return client.lifelineAppend(...args);
+    const replies = (await (client.pipeline() as unknown as ScriptPipeline).lifelineAppend(...args).wait(waitReplicas, opts.waitTimeoutMs ?? 200).exec()) ?? [];
     const [append, wait] = replies;
     if (!append || append[0]) throw append?.[0] ?? new Error("no reply to the append");
     if (!wait || wait[0]) throw wait?.[0] ?? new Error("no reply to WAIT");

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { CONSUMER_GROUP } from "../../../queues/stream-bridge";
 import type { AppDeps } from "../deps";
+import { streamGroupsInfo } from "../../redis/keyed-commands";
 
 type Check = { ok: boolean; detail: string | number };
 
@@ -35,7 +36,7 @@ export function opsRoutes(deps: AppDeps) {
     try {
       const lags = await Promise.all(
         keys.allStreams().map(async (stream) => {
-          const groups = (await (redis.xinfo("GROUPS", stream) as Promise<unknown[][]>).catch(() => [])) as unknown[][];
+          const groups = await streamGroupsInfo(redis, stream).catch(() => [] as unknown[][]);
           const group = groups.find((g) => g[g.indexOf("name") + 1] === CONSUMER_GROUP);
           const lag = group ? group[group.indexOf("lag") + 1] : undefined;
           return typeof lag === "number" ? lag : group ? 0 : await redis.xlen(stream);
