@@ -1,4 +1,3 @@
-import { deserialiseRecommender, serialiseRecommender, type Recommender } from "../../pipelines/recommend";
 import type { Config } from "../config";
 import type { Embedder } from "../embeddings/embedder";
 import type { Logger } from "../log/logger";
@@ -7,13 +6,12 @@ import type { Identities } from "../profiles/identities";
 import type { ProfileStore } from "../profiles/profile-store";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
-import { churnArtifactsSchema, churnScorer, type ChurnArtifacts } from "./churn-artifacts";
-import type { ChurnDefinition } from "./churn-model";
+import { churnScorer } from "./churn-artifacts";
 import { createCircuitBreaker } from "./circuit-breaker";
 import { createInsights } from "./insights";
 import { memoryRetrieval } from "./memory-retrieval";
-import { modelSlot } from "./model-store";
-import { fitModels, loadPopulation } from "./refit";
+import { modelSlots } from "./model-slots";
+import type { RefitReply, RefitRequest } from "./refit-thread";
 import { createStrategyWriter, type StrategyOutcome } from "./strategy-writer";
 
 export type InsightResources = {
@@ -27,44 +25,32 @@ export type InsightResources = {
   onStrategyOutcome?: (o: StrategyOutcome) => void;
 };
 
-export const churnDefinition = (config: Config): ChurnDefinition => ({
-  horizonDays: config.LIFELINE_CHURN_HORIZON_DAYS,
-  basis: config.LIFELINE_CHURN_BASIS,
-  explicitCancellation: config.LIFELINE_CHURN_EXPLICIT_CANCELLATION,
-});
-
 /** The inference side of a worker: model slots in Redis, refit, and the insight service. */
 export function buildInsights(config: Config, r: InsightResources) {
-  const churnSlot = modelSlot<ChurnArtifacts>(r.redis, r.keys.churnArtifacts(), r.keys.churnArtifactsVersion(), {
-    parse: (text) => churnArtifactsSchema.parse(JSON.parse(text)),
-    serialise: (m) => JSON.stringify(m),
-    version: (m) => `${m.version}@${m.trainedAt}`,
-  });
-  const recSlot = modelSlot<Recommender>(r.redis, r.keys.recommender(), r.keys.recommenderVersion(), {
-    parse: deserialiseRecommender,
-    serialise: serialiseRecommender,
-    version: (m) => `recs-${m.builtAtMs}-${m.itemIds.length}-${m.customerIds.length}`,
-  });
-
+  const slots = modelSlots(r.redis, r.keys);
   let refitting: Promise<void> | undefined;
   /** Fits on the whole population and publishes the models; one refit at a time per process. */
   function refit(nowMs = Date.now()): Promise<void> {
-    refitting ??= (async () => {
-      const started = performance.now();
-      const population = await loadPopulation(r.profiles);
-      const { churn, recommender } = fitModels(population, nowMs, churnDefinition(config));
-      await churnSlot.save(churn);
-      await recSlot.save(recommender);
-      r.log.info(
-        { customers: population.length, churnModel: churn.version, learned: Boolean(churn.model), note: churn.note, items: recommender.itemIds.length, seconds: (performance.now() - started) / 1000 },
-        "models refitted",
-      );
-    })().finally(() => (refitting = undefined));
+    refitting ??= new Promise<void>((resolve, reject) => {
+      const thread = new Worker(new URL("./refit-thread.ts", import.meta.url).href);
+      thread.onmessage = ({ data }: MessageEvent<RefitReply>) => {
+        thread.terminate();
+        if (!data.ok) return reject(new Error(`refit failed: ${data.error}`));
+        const { ok: _ok, ...summary } = data;
+        r.log.info(summary, "models refitted");
+        resolve();
+      };
+      thread.onerror = (event) => {
+        thread.terminate();
+        reject(new Error(`refit thread crashed: ${event.message}`));
+      };
+      thread.postMessage({ config, nowMs } satisfies RefitRequest);
+    }).finally(() => (refitting = undefined));
     return refitting;
   }
 
-  const currentScorer = churnSlot.cached(churnScorer, config.LIFELINE_MODEL_REFRESH_MS);
-  const currentRecommender = recSlot.cached((m) => m, config.LIFELINE_MODEL_REFRESH_MS);
+  const currentScorer = slots.churn.cached(churnScorer, config.LIFELINE_MODEL_REFRESH_MS);
+  const currentRecommender = slots.recommender.cached((m) => m, config.LIFELINE_MODEL_REFRESH_MS);
 
   const insights = createInsights({
     redis: r.redis,
