@@ -10,9 +10,9 @@ import { keyspace } from "../src/redis/keys";
 import { startRedisCluster } from "../test/support/redis-cluster";
 import { startHttpProcess } from "./lib/processes";
 
-const totalEvents = Number(process.env.BENCH_EVENTS ?? 40_000);
+const totalEvents = Number(process.env.BENCH_EVENTS ?? 20_000);
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 2_000);
-const latencyRequests = Number(process.env.BENCH_LATENCY_REQUESTS ?? 600);
+const latencyRequests = Number(process.env.BENCH_LATENCY_REQUESTS ?? 400);
 const partitions = 16;
 const WRITE_KEY = "bench";
 
