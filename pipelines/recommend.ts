@@ -79,8 +79,6 @@ export type RecommenderOptions = {
   afterWindowDays: number;
   /** each component's scores are scaled to max 1 per query, then weighted */
   weights: BlendWeights;
-  /** final score × (1 + popularity share)^exponent; > 0 prefers items still selling */
-  livenessExponent: number;
   /** @defaultValue true: purchased items are never recommended again */
   excludePurchased: boolean;
 };
@@ -102,7 +100,6 @@ export const defaultRecommenderOptions: RecommenderOptions = {
   itemSimAlpha: 0.5,
   afterWindowDays: 60,
   weights: { users: 0.5, items: 1, after: 0, popular: 0.1, revisit: 0.3 },
-  livenessExponent: 0,
   excludePurchased: true,
 };
 
@@ -578,7 +575,7 @@ export function recommend(model: Recommender, customer: RecHistory, k: number): 
       if (contribution > best[i]!) (best[i] = contribution), (bestSource[i] = si);
     }
   }
-  const top = options.livenessExponent === 0 ? topK(candidates, total, k) : topK(candidates, livened(model, candidates, total), k);
+  const top = topK(candidates, total, k);
   const result = top.map((i) => {
     const source = SOURCES[bestSource[i]!]!;
     const { reason, support } = explain(model, source, parts[source], i);
@@ -588,13 +585,6 @@ export function recommend(model: Recommender, customer: RecHistory, k: number): 
   for (const i of candidates) (total[i] = 0), (best[i] = 0);
   for (const source of SOURCES) clear(parts[source]);
   return result;
-}
-
-/** Scores × (1 + popularity share)^exponent, written back into `total`. */
-function livened(model: Recommender, candidates: readonly number[], total: Float64Array): Float64Array {
-  const top = model.popularity[model.popularOrder[0] ?? 0] ?? 0;
-  if (top > 0) for (const i of candidates) total[i]! *= Math.pow(1 + model.popularity[i]! / top, model.options.livenessExponent);
-  return total;
 }
 
 function userNeighbourScores(model: Recommender, ws: Workspace, q: SparseVector, customerId: string) {
@@ -707,7 +697,8 @@ export function serialiseRecommender(model: Recommender): string {
   const lists = (l: NeighbourLists) => ({ start: [...l.start], item: [...l.item], score: [...l.score], support: [...l.support] });
   return JSON.stringify({
     version: 1,
-    options: model.options,
+    // JSON has no Infinity ("no decay"); spell it out so it survives the round trip.
+    options: JSON.parse(JSON.stringify(model.options, (_, v) => (v === Infinity ? "Infinity" : v))),
     builtAtMs: model.builtAtMs,
     itemIds: model.itemIds,
     names: model.names.map((n) => n ?? null),
@@ -747,7 +738,8 @@ const serialisedSchema = z.object({
 export function deserialiseRecommender(json: string): Recommender {
   const s = serialisedSchema.parse(JSON.parse(json));
   const nItems = s.itemIds.length;
-  const options: RecommenderOptions = { ...defaultRecommenderOptions, ...s.options };
+  const stored = JSON.parse(JSON.stringify(s.options), (_, v) => (v === "Infinity" ? Infinity : v)) as Partial<RecommenderOptions>;
+  const options: RecommenderOptions = { ...defaultRecommenderOptions, ...stored };
   const lists = (l: z.infer<typeof listsSchema>): NeighbourLists => ({
     start: Int32Array.from(l.start),
     item: Int32Array.from(l.item),

@@ -120,6 +120,13 @@ describe("recommend", () => {
     expect(recommend(loaded, me, 10)).toEqual(first);
   });
 
+  it("should keep 'no decay' (Infinity) options through a serialise round trip", () => {
+    const undecayed = buildRecommender(shop(), { profileHalfLifeDays: Infinity, voteHalfLifeDays: Infinity });
+    const loaded = deserialiseRecommender(serialiseRecommender(undecayed));
+    expect(loaded.options.profileHalfLifeDays).toBe(Infinity);
+    expect(loaded.options.voteHalfLifeDays).toBe(Infinity);
+  });
+
   it("should score one customer in a 4,000-item catalogue in well under 10 ms", () => {
     let seed = 11;
     const rand = () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32;
