@@ -68,6 +68,8 @@ export function evalConfig(redisUrl: string, horizonDays: number, env: Record<st
     // Every score reads the model version, so the refit at the cutoff is the model that scores.
     LIFELINE_MODEL_REFRESH_MS: "1",
     LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: "0",
+    // API, importer and workers share one thread here; a long embed batch must not cost a job its lock.
+    LIFELINE_STALLED_INTERVAL_MS: "120000",
     LIFELINE_RECOMMENDATIONS: "10",
     LOG_LEVEL: "error",
   });
