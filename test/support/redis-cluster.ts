@@ -118,6 +118,28 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Test
   for (const n of nodes) n.id = roles.find((r) => r.port === n.port)?.id ?? "";
   // Every node must know every other node's slots before a client starts (gossip takes a moment).
   await waitFor(async () => (await topology()).filter((r) => r.role === "master" && r.slots.length).length === 3, 30_000, "three masters with slots");
+  // Replicas finish their first sync a few seconds after the cluster forms; until then WAIT
+  // counts no replica. Tests that depend on replication start from a fully replicated cluster.
+  await waitFor(
+    async () => {
+      const masters = (await topology()).filter((r) => r.role === "master" && r.slots.length);
+      const online = await Promise.all(
+        masters.map(async (m) => {
+          const c = new Redis({ port: m.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 1 });
+          try {
+            return /slave0:.*state=online/.test((await c.call("INFO", "replication")) as string);
+          } catch {
+            return false;
+          } finally {
+            c.disconnect();
+          }
+        }),
+      );
+      return online.length === 3 && online.every(Boolean);
+    },
+    60_000,
+    "every master's replica online",
+  );
 
   const seeds = nodes.map((n) => `127.0.0.1:${n.port}`).join(",");
   return {
