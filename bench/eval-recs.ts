@@ -24,6 +24,7 @@ import {
   type Recommender,
   type RecommenderOptions,
 } from "../pipelines/recommend.ts";
+import { itemCooccurrence, mostPopular } from "../src/eval/rec-scores.ts";
 import { loadRetailItemHistories } from "./lib/load-retail-items.ts";
 import { loadTaobaoHistories } from "./lib/load-taobao.ts";
 
@@ -102,54 +103,6 @@ function score(split: Split, rank: (customer: RecHistory) => string[]): Scores {
     ndcg: meanNdcgAtK(cases, K),
     coverage: catalogueCoverage(lists, split.catalogue, K),
     msPerCustomer,
-  };
-}
-
-const purchased = (h: RecHistory) => new Set(h.events.filter((e) => e.kind === "purchase").map((e) => e.itemId));
-
-function firstK(ranked: Iterable<string>, skip: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (const item of ranked) {
-    if (skip.has(item)) continue;
-    out.push(item);
-    if (out.length === K) break;
-  }
-  return out;
-}
-
-/** Items by distinct buyers before the cutoff (then by distinct customers who touched them). */
-function mostPopularBaseline(train: readonly RecHistory[]) {
-  const buyers = new Map<string, number>();
-  for (const h of train) {
-    for (const item of purchased(h)) buyers.set(item, (buyers.get(item) ?? 0) + 1);
-    for (const item of new Set(h.events.map((e) => e.itemId))) buyers.set(item, (buyers.get(item) ?? 0) + 1e-6);
-  }
-  const ranked = [...buyers].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([item]) => item);
-  return (customer: RecHistory) => firstK(ranked, purchased(customer));
-}
-
-/** Σ over the customer's items i of cos(i, j) = |C_i ∩ C_j| / √(|C_i|·|C_j|), C = customers with the item. */
-function cooccurrenceBaseline(train: readonly RecHistory[], kinds: DatasetSpec["cooccurrenceKinds"]) {
-  const itemsOf = (h: RecHistory) => new Set(h.events.filter((e) => kinds.has(e.kind)).map((e) => e.itemId));
-  const customersByItem = new Map<string, string[][]>();
-  const baskets = train.map(itemsOf).map((s) => [...s]);
-  for (const basket of baskets) for (const item of basket) (customersByItem.get(item) ?? customersByItem.set(item, []).get(item)!).push(basket);
-  const rows = new Map<string, Map<string, number>>();
-  const row = (i: string) => {
-    let r = rows.get(i);
-    if (r) return r;
-    const together = new Map<string, number>();
-    for (const basket of customersByItem.get(i) ?? []) for (const j of basket) if (j !== i) together.set(j, (together.get(j) ?? 0) + 1);
-    const ni = customersByItem.get(i)?.length ?? 0;
-    r = new Map([...together].map(([j, n]) => [j, n / Math.sqrt(ni * customersByItem.get(j)!.length)]));
-    rows.set(i, r);
-    return r;
-  };
-  return (customer: RecHistory) => {
-    const scores = new Map<string, number>();
-    for (const i of itemsOf(customer)) for (const [j, s] of row(i)) scores.set(j, (scores.get(j) ?? 0) + s);
-    const ranked = [...scores].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([item]) => item);
-    return firstK(ranked, purchased(customer));
   };
 }
 
@@ -235,8 +188,8 @@ for (const spec of DATASETS) {
   const buildMs = performance.now() - buildStarted;
   const methods = {
     lifeline: score(test, lifeline(model)),
-    mostPopular: score(test, mostPopularBaseline(test.train)),
-    cooccurrence: score(test, cooccurrenceBaseline(test.train, spec.cooccurrenceKinds)),
+    mostPopular: score(test, mostPopular(test.train)),
+    cooccurrence: score(test, itemCooccurrence(test.train, [...spec.cooccurrenceKinds])),
   };
   const sources: Record<string, number> = {};
   for (const c of test.cases) for (const r of recommend(model, c.customer, K)) sources[r.source] = (sources[r.source] ?? 0) + 1;
