@@ -1,6 +1,8 @@
 // bun run bench:ingest — Lifeline's ingest throughput against baselines measured in the same run.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { freePort, startRedis } from "../scripts/lib/redis-process";
 import { requireCommand, startHttpProcess, wrk, type WrkResult } from "./lib/processes";
 
@@ -17,6 +19,8 @@ const lifelinePort = await freePort();
 const bare = await startHttpProcess("bench/lib/bare-server.ts", barePort, {});
 const lifeline = await startHttpProcess("src/api/server.ts", lifelinePort, {
   REDIS_URL: redis.url,
+  // A fresh data folder: the API warms the vector memory at start, and an old ./data one could be large.
+  LIFELINE_DATA_DIR: mkdtempSync(join(tmpdir(), "lifeline-bench-ingest-")),
   HOST: "127.0.0.1",
   LIFELINE_WRITE_KEYS: "bench",
   LOG_LEVEL: "warn",

@@ -1,7 +1,9 @@
 // bun run bench:pipeline — stream → profile throughput and accept → profile lag, with 1 and 2
 // worker processes, against the raw XREADGROUP+XACK drain rate of the same streams.
 import type { Subprocess } from "bun";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Redis from "ioredis";
 import { freePort, startRedis, type TestRedis } from "../scripts/lib/redis-process";
 import { keyspace } from "../src/redis/keys";
@@ -119,7 +121,7 @@ const pct = (xs: number[], q: number) => {
 
 async function scenario(workerCount: number) {
   const prefix = `bench${workerCount}w${Date.now()}`;
-  const env = { REDIS_URL: redisServer.url, LIFELINE_KEY_PREFIX: prefix, LIFELINE_WRITE_KEYS: WRITE_KEY, LOG_LEVEL: "warn", HOST: "127.0.0.1", LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: "100000000" };
+  const env = { LIFELINE_DATA_DIR: mkdtempSync(join(tmpdir(), "lifeline-bench-pipeline-")), REDIS_URL: redisServer.url, LIFELINE_KEY_PREFIX: prefix, LIFELINE_WRITE_KEYS: WRITE_KEY, LOG_LEVEL: "warn", HOST: "127.0.0.1", LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: "100000000" };
   const port = await freePort();
   const api = await startHttpProcess("src/api/server.ts", port, env);
 
