@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { prepareEvent, type FieldError, type PrepareContext } from "../../../pipelines/prepare-event";
 import { eventTypes, type EventType } from "../../../pipelines/segment";
+import type { Appendable } from "../../streams/event-log";
 import { InvalidRequestError, PayloadTooLargeError } from "../../errors";
 import { authorize, presentedKey } from "../auth";
 import { ingestEventCount } from "../rate-limit";
@@ -27,7 +28,7 @@ export function ingestRoutes(deps: AppDeps) {
       newMessageId: () => crypto.randomUUID(),
     };
     const rejected: Rejection[] = [];
-    const good: { event: Parameters<typeof eventLog.append>[0][number]["event"]; json: string }[] = [];
+    const good: Appendable[] = [];
     let oversize = 0;
     rawEvents.forEach((raw, index) => {
       const prepared = prepareEvent(raw, full);
