@@ -5,6 +5,7 @@
  * Writes bench/results/eval-<dataset>.json and a self-contained eval-<dataset>.html.
  * See docs/bring-your-own-data.md ("Evaluate on your history").
  */
+import { sharedDataDir } from "./lib/shared-data";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { defineCommand, runMain } from "citty";
@@ -40,7 +41,7 @@ const main = defineCommand({
     "horizon-days": { type: "string", description: "days after the cutoff that decide churn and hold the target purchases (default per data set)" },
     sample: { type: "string", description: "customers to evaluate, a deterministic hash sample (default per data set; 0 = all)" },
     out: { type: "string", default: "bench/results", description: "where eval-<dataset>.json and .html go" },
-    "data-root": { type: "string", default: "../shared/data", description: "where the data sets live" },
+    "data-root": { type: "string", description: "where the data sets live (default: ../shared/data beside the checkout, or LIFELINE_SHARED_DATA)" },
   },
   async run({ args }) {
     const names: EvalDatasetName[] = args.dataset === "all" ? [...EVAL_DATASETS] : [args.dataset as EvalDatasetName];
@@ -59,7 +60,7 @@ const main = defineCommand({
       for (const name of names) {
         const report = await evaluateDataset({
           spec: datasetSpecs[name],
-          dataRoot: resolve(args["data-root"]),
+          dataRoot: resolve(args["data-root"] || sharedDataDir()),
           redisUrl: redis.url,
           log,
           cutoff: args.cutoff,

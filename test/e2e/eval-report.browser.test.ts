@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sharedDataDir } from "../../scripts/lib/shared-data";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { startRedis, type TestRedis } from "../support/redis-server";
 import { TEST_MODEL_CACHE_DIR } from "../support/test-config";
 
 const CHROMIUM = "/usr/bin/chromium";
-const DATA_ROOT = join(import.meta.dir, "..", "..", "..", "shared", "data");
+const DATA_ROOT = sharedDataDir();
 const RESULTS = join(import.meta.dir, "..", "..", "bench", "results");
 const hasChromium = existsSync(CHROMIUM);
 const hasData = existsSync(join(DATA_ROOT, datasetSpecs.cdnow.input));
