@@ -24,7 +24,7 @@ import {
   type Recommender,
   type RecommenderOptions,
 } from "../pipelines/recommend.ts";
-import { itemCooccurrence, mostPopular } from "../src/eval/rec-scores.ts";
+import { itemCooccurrence, mostPopular, recSplit, type RecSplit } from "../src/eval/rec-scores.ts";
 import { loadRetailItemHistories } from "./lib/load-retail-items.ts";
 import { loadTaobaoHistories } from "./lib/load-taobao.ts";
 
@@ -67,33 +67,9 @@ const DATASETS: DatasetSpec[] = [
   },
 ];
 
-type Split = { train: RecHistory[]; cases: { customer: RecHistory; relevant: Set<string> }[]; catalogue: Set<string> };
-
-function timeSplit(histories: readonly RecHistory[], cutoffMs: number, horizonMs: number, needsPurchaseBefore: boolean): Split {
-  const train: RecHistory[] = [];
-  const cases: Split["cases"] = [];
-  const catalogue = new Set<string>();
-  for (const h of histories) {
-    const before = h.events.filter((e) => e.ts < cutoffMs);
-    if (before.length === 0) continue;
-    const customer = { customerId: h.customerId, events: before };
-    train.push(customer);
-    for (const e of before) catalogue.add(e.itemId);
-    const owned = new Set(before.filter((e) => e.kind === "purchase").map((e) => e.itemId));
-    if (needsPurchaseBefore && owned.size === 0) continue;
-    const relevant = new Set(
-      h.events
-        .filter((e) => e.kind === "purchase" && e.ts >= cutoffMs && e.ts < cutoffMs + horizonMs && !owned.has(e.itemId))
-        .map((e) => e.itemId),
-    );
-    if (relevant.size > 0) cases.push({ customer, relevant });
-  }
-  return { train, cases, catalogue };
-}
-
 type Scores = { hr: number; ndcg: number; coverage: number; msPerCustomer: number };
 
-function score(split: Split, rank: (customer: RecHistory) => string[]): Scores {
+function score(split: RecSplit, rank: (customer: RecHistory) => string[]): Scores {
   const started = performance.now();
   const lists = split.cases.map((c) => rank(c.customer));
   const msPerCustomer = (performance.now() - started) / Math.max(1, split.cases.length);
@@ -145,7 +121,7 @@ function withValue(o: RecommenderOptions, path: string, value: number | string):
 }
 
 /** Coordinate ascent on the validation split, objective HR@10 with NDCG@10 as a tie-breaker. */
-function tune(split: Split, log: (line: string) => void): { options: RecommenderOptions; trace: unknown[] } {
+function tune(split: RecSplit, log: (line: string) => void): { options: RecommenderOptions; trace: unknown[] } {
   const models = new Map<string, Recommender>();
   const modelFor = (o: RecommenderOptions) => {
     // A zero weight skips building that structure, so it is part of the key too.
@@ -179,8 +155,8 @@ const started = performance.now();
 const results: Record<string, unknown> = {};
 for (const spec of DATASETS) {
   const histories = await spec.load();
-  const validation = timeSplit(histories, spec.cutoffMs - spec.horizonMs, spec.horizonMs, spec.needsPurchaseBefore);
-  const test = timeSplit(histories, spec.cutoffMs, spec.horizonMs, spec.needsPurchaseBefore);
+  const validation = recSplit(histories, spec.cutoffMs - spec.horizonMs, spec.horizonMs, spec.needsPurchaseBefore);
+  const test = recSplit(histories, spec.cutoffMs, spec.horizonMs, spec.needsPurchaseBefore);
   console.log(`\n${spec.name}: validation ${validation.cases.length} customers, test ${test.cases.length} customers`);
   const { options, trace } = tune(validation, console.log);
   const buildStarted = performance.now();
