@@ -55,10 +55,9 @@ export type InsightService = ReturnType<typeof createInsights>;
 /** Churn, drivers, recommendations and a retention strategy for one customer, stored per customer. */
 export function createInsights(d: InsightDeps) {
   async function compute(id: string, nowMs = Date.now()): Promise<Insight> {
-    const direct = await d.profiles.get(id);
-    const customerId = direct ? id : await d.identities.resolveId(id);
-    const profile = direct ?? (customerId ? await d.profiles.get(customerId) : undefined);
-    if (!profile || !customerId) throw new CustomerNotFoundError(`no customer "${id}"`);
+    const found = await d.identities.find(id);
+    if (!found) throw new CustomerNotFoundError(`no customer "${id}"`);
+    const { customerId, profile } = found;
 
     const scorer = await d.churn();
     const churn = scorer.score(historyFromProfile(profile), nowMs);

@@ -1,4 +1,5 @@
 import type { CleanEvent } from "../../pipelines/clean-event";
+import type { Profile } from "../../pipelines/profile";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 import { ANONYMOUS_PREFIX, isAnonymousCustomer, type ProfileStore } from "./profile-store";
@@ -39,6 +40,16 @@ export function createIdentities(redis: RedisClient, keys: Keyspace, profiles: P
     if (events.length || (await profiles.get(visitor))) await profiles.remove(visitor);
   }
 
+  /** The customer an id names (a customer, or a linked or unlinked anonymousId) with its profile, read once. */
+  async function find(id: string): Promise<{ customerId: string; profile: Profile } | undefined> {
+    const direct = await profiles.get(id);
+    if (direct) return { customerId: id, profile: direct };
+    const userId = await linkedUser(isAnonymousCustomer(id) ? id.slice(ANONYMOUS_PREFIX.length) : id);
+    const candidate = userId ?? (isAnonymousCustomer(id) ? undefined : ANONYMOUS_PREFIX + id);
+    const profile = candidate && (await profiles.get(candidate));
+    return profile ? { customerId: candidate, profile } : undefined;
+  }
+
   return {
     /** The customer an event belongs to. */
     async customerOf(event: Pick<CleanEvent, "userId" | "anonymousId">): Promise<string> {
@@ -72,13 +83,11 @@ export function createIdentities(redis: RedisClient, keys: Keyspace, profiles: P
       if (userId) await mergeVisitor(anonymousId, userId);
     },
 
-    /** The customer an id names: a customer, or a linked or unlinked anonymousId. */
+    find,
+
+    /** The customer an id names, when it has a profile. */
     async resolveId(id: string): Promise<string | undefined> {
-      if (await profiles.get(id)) return id;
-      const userId = isAnonymousCustomer(id) ? await linkedUser(id.slice(ANONYMOUS_PREFIX.length)) : await linkedUser(id);
-      if (userId) return userId;
-      if (!isAnonymousCustomer(id) && (await profiles.get(ANONYMOUS_PREFIX + id))) return ANONYMOUS_PREFIX + id;
-      return undefined;
+      return (await find(id))?.customerId;
     },
   };
 }
