@@ -181,7 +181,7 @@ async function scoreAll(workers: WorkerRuntime, ids: readonly string[], cutoffMs
     while (next < ids.length) {
       const id = ids[next++]!;
       try {
-        insights.set(id, await workers.insights.compute(id, cutoffMs));
+        insights.set(id, await workers.insights.compute(id, { asOfMs: cutoffMs }));
       } catch (err) {
         if (!(err instanceof CustomerNotFoundError)) throw err;
         missing.push(id);

@@ -9,7 +9,7 @@
  * Low-risk customers get no discounts (they would mostly stay anyway): payment and service
  * problems are still fixed, everything else becomes loyalty nurture.
  */
-import type { RiskTier } from "./churn-model.ts";
+import type { RiskTier } from "./churn-prediction.ts";
 import type { StrategyContext, StrategyDriver } from "./strategy-context.ts";
 import type { RetentionStrategy, StrategyAction } from "./strategy-schema.ts";
 
@@ -81,8 +81,8 @@ type Chosen = { play: Play; driver?: StrategyDriver };
 
 function choosePlays(drivers: readonly StrategyDriver[], tier: RiskTier): Chosen[] {
   const byStrength = drivers
-    .filter((d) => d.weight > 0)
-    .sort((a, b) => b.weight - a.weight || a.reason.localeCompare(b.reason));
+    .filter((d) => d.contribution > 0)
+    .sort((a, b) => b.contribution - a.contribution || a.reason.localeCompare(b.reason));
   const chosen: Chosen[] = [];
   for (const driver of byStrength) {
     const play = playForDriver(driver);

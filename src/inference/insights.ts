@@ -1,15 +1,15 @@
 import { historyFromProfile } from "../../pipelines/history-from-profile";
-import type { Profile } from "../../pipelines/profile";
+import { profileBefore, type Profile } from "../../pipelines/profile";
 import { recHistoryFromProfile } from "../../pipelines/rec-history-from-profile";
 import { recommend, type Recommendation, type Recommender } from "../../pipelines/recommend";
-import { CustomerNotFoundError } from "../errors";
+import { CustomerNotFoundError, InvalidRequestError } from "../errors";
 import type { Logger } from "../log/logger";
 import type { Identities } from "../profiles/identities";
 import type { ProfileStore } from "../profiles/profile-store";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 import type { churnScorer } from "./churn-artifacts";
-import type { ChurnPrediction } from "./churn-model";
+import type { ChurnPrediction } from "./churn-prediction";
 import { strategyContext, type RelevantEvent } from "./insight-context";
 import type { StrategyContext } from "./strategy-context";
 import type { RetentionStrategy, StrategySource } from "./strategy-schema";
@@ -25,6 +25,10 @@ export type Insight = {
   fallbackReason?: string;
   modelVersion: string;
   computedAt: string;
+  /** The moment it was asked for, when not "now": only events before it were used. */
+  asOf?: string;
+  /** Time of the latest event it used (null: none), so a stale history shows. */
+  dataThrough: string | null;
 };
 
 export type StoredInsight = { insight: Insight; stale: boolean };
@@ -54,13 +58,20 @@ export type InsightService = ReturnType<typeof createInsights>;
 
 /** Churn, drivers, recommendations and a retention strategy for one customer, stored per customer. */
 export function createInsights(d: InsightDeps) {
-  async function compute(id: string, nowMs = Date.now()): Promise<Insight> {
+  /**
+   * The insight as of now, stored as the customer's latest; or, with `asOfMs`, as of that moment
+   * from the events before it (returned, not stored).
+   */
+  async function compute(id: string, options: { asOfMs?: number } = {}): Promise<Insight> {
     const found = await d.identities.find(id);
     if (!found) throw new CustomerNotFoundError(`no customer "${id}"`);
-    const { customerId, profile } = found;
+    const { customerId } = found;
+    const nowMs = options.asOfMs ?? Date.now();
+    const profile = options.asOfMs === undefined ? found.profile : profileBefore(found.profile, nowMs);
+    if (profile.firstSeen === null) throw new InvalidRequestError(`customer "${id}" has no events before ${new Date(nowMs).toISOString()}`, { details: { path: "asOf" } });
 
     const scorer = await d.churn();
-    const churn = scorer.score(historyFromProfile(profile), nowMs);
+    const churn = scorer.score(historyFromProfile(profile), nowMs, profile.currency);
     const recommender = await d.recommender();
     const recommendations = recommender ? recommend(recommender, recHistoryFromProfile(profile), d.recommendations) : [];
     // Retrieval feeds the LLM's prompt; the playbook alone (no LLM configured) does without it.
@@ -77,9 +88,12 @@ export function createInsights(d: InsightDeps) {
       ...(written.model ? { strategyModel: written.model } : {}),
       ...(written.fallbackReason ? { fallbackReason: written.fallbackReason } : {}),
       modelVersion: churn.modelVersion,
-      computedAt: new Date(nowMs).toISOString(),
+      computedAt: new Date().toISOString(),
+      ...(options.asOfMs !== undefined ? { asOf: new Date(options.asOfMs).toISOString() } : {}),
+      dataThrough: profile.lastSeen === null ? null : new Date(profile.lastSeen).toISOString(),
     };
-    await d.redis.hset(d.keys.insight(customerId), "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
+    if (options.asOfMs === undefined)
+      await d.redis.hset(d.keys.insight(customerId), "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
     return insight;
   }
 
