@@ -17,7 +17,7 @@ export const profileLimits = {
 
 const DAY_MS = 86_400_000;
 /** Events that count as an order, add revenue and mark items purchased. */
-const PURCHASE = "Order Completed";
+export const PURCHASE = "Order Completed";
 const REFUND = "Order Refunded";
 const itemCounterByEvent: Record<string, "viewed" | "carted" | "purchased"> = {
   "Product Viewed": "viewed",

@@ -1,7 +1,7 @@
 import { historyFromProfile } from "../../pipelines/history-from-profile";
 import { profileBefore, type Profile } from "../../pipelines/profile";
 import { recHistoryFromProfile } from "../../pipelines/rec-history-from-profile";
-import { recommend, type Recommendation, type Recommender } from "../../pipelines/recommend";
+import { buyAgain, recommend, type Recommendation, type Recommender } from "../../pipelines/recommend";
 import { CustomerNotFoundError, InvalidRequestError } from "../errors";
 import type { Logger } from "../log/logger";
 import type { Identities } from "../profiles/identities";
@@ -14,11 +14,16 @@ import { strategyContext, type RelevantEvent } from "./insight-context";
 import type { StrategyContext } from "./strategy-context";
 import type { RetentionStrategy, StrategySource } from "./strategy-schema";
 import type { StrategyWriter } from "./strategy-writer";
+import type { LiveItemCounts } from "./live-item-counts";
+import type { RecHistory } from "../../pipelines/recommend";
 
 export type Insight = {
   customerId: string;
   churn: ChurnPrediction;
+  /** New items for this customer, each with the evidence behind it; fewer than asked rather than any without evidence. */
   recommendations: Recommendation[];
+  /** In a catalogue customers buy again (decided from the data at refit): their own items that are due. */
+  buyAgain: Recommendation[];
   strategy: RetentionStrategy;
   source: StrategySource;
   strategyModel?: string;
@@ -48,6 +53,8 @@ export type InsightDeps = {
   identities: Identities;
   churn: () => Promise<ChurnScorer>;
   recommender: () => Promise<Recommender | undefined>;
+  /** Live popularity and co-purchase counts, for customers and items the fitted recommender does not know yet. */
+  live?: LiveItemCounts;
   strategyWriter: StrategyWriter;
   retrieval?: Retrieval;
   recommendations: number;
@@ -73,7 +80,9 @@ export function createInsights(d: InsightDeps) {
     const scorer = await d.churn();
     const churn = scorer.score(historyFromProfile(profile), nowMs, profile.currency);
     const recommender = await d.recommender();
-    const recommendations = recommender ? recommend(recommender, recHistoryFromProfile(profile), d.recommendations) : [];
+    const recHistory = recHistoryFromProfile(profile);
+    const recommendations = await recommendFor(recommender, recHistory, options.asOfMs === undefined);
+    const again = recommender ? buyAgain(recommender.rebuy, recHistory, d.recommendations, nowMs) : [];
     // Retrieval feeds the LLM's prompt; the playbook alone (no LLM configured) does without it.
     const retrieved =
       d.retrieval && d.strategyWriter.usesLlm ? await d.retrieval(profile, churn) : { relevantEvents: ownRiskEvents(profile), similarCustomersWhoStayed: [] };
@@ -83,6 +92,7 @@ export function createInsights(d: InsightDeps) {
       customerId,
       churn,
       recommendations,
+      buyAgain: again,
       strategy: written.strategy,
       source: written.source,
       ...(written.model ? { strategyModel: written.model } : {}),
@@ -95,6 +105,18 @@ export function createInsights(d: InsightDeps) {
     if (options.asOfMs === undefined)
       await d.redis.hset(d.keys.insight(customerId), "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
     return insight;
+  }
+
+  /**
+   * The fitted recommender's list, completed from the live counts when there is no model yet or
+   * the customer bought items it does not know. Live counts are "now": an as-of answer does
+   * without them.
+   */
+  async function recommendFor(model: Recommender | undefined, customer: RecHistory, mayUseLive: boolean): Promise<Recommendation[]> {
+    const fitted = model ? recommend(model, customer, d.recommendations) : [];
+    const knowsAll = model !== undefined && customer.events.every((e) => e.kind !== "purchase" || model.indexOf.has(e.itemId));
+    if (!d.live || !mayUseLive || knowsAll) return fitted;
+    return recommend(model, customer, d.recommendations, await d.live.evidenceFor(customer));
   }
 
   return {
