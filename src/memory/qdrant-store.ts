@@ -48,7 +48,7 @@ const metaPayloadSchema = z.object({ modelId: z.string(), dimensions: z.number()
 
 // The meta record is a reserved point of the customers collection.
 const META_POINT_ID = uuidV5("lifeline:memory-meta");
-const customerPointId = (customerId: string) => uuidV5(`customer:${customerId}`);
+export const customerPointId = (customerId: string) => uuidV5(`customer:${customerId}`);
 // Conditional writes go through each shard's leader, so every replica applies them in one order.
 const WRITE = { wait: true, ordering: "strong" } as const;
 // The reads those writes are computed from see what a majority of replicas hold.
