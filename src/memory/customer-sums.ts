@@ -18,6 +18,8 @@ redis.call('HSET', KEYS[1], 'sum', ARGV[2], 'weight', ARGV[3], 'refTs', ARGV[4],
 local n = tonumber(ARGV[5])
 if n > 0 then redis.call('HSET', KEYS[2], unpack(ARGV, 6, 5 + 2 * n)) end
 if #ARGV > 5 + 2 * n then redis.call('HDEL', KEYS[2], unpack(ARGV, 6 + 2 * n)) end
+-- Emptied (a visitor stitched away): nothing left to keep; the clock keeps later versions rising.
+if ARGV[3] == '0' and redis.call('HLEN', KEYS[2]) == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
 return nv`;
 
 // Erasure: the sums and ledger go; returns the version that fences out writes still in flight.

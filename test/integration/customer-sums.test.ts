@@ -124,8 +124,11 @@ test("moving events between customers, replayed after a crash, moves each once",
   expectSumsOf(await sums.get("anon"), [staying]);
   const user = await sums.get("user");
   expect(user!.cv.weight).toBeGreaterThan(userBefore!.cv.weight);
-  await sums.apply("anon", [{ op: "remove", event: staying }]);
-  expect((await sums.get("anon"))!.cv.weight).toBe(0);
+  const emptied = await sums.apply("anon", [{ op: "remove", event: staying }]);
+  expect(emptied!.cv.weight).toBe(0);
+  // Nothing is kept for an emptied customer; a later event starts it again at a higher version.
+  expect(await sums.get("anon")).toBeUndefined();
+  expect((await sums.apply("anon", [{ op: "add", event: event(1) }]))!.version).toBeGreaterThan(emptied!.version);
 });
 
 test("sums written for another number of dimensions are refused, not misread", async () => {
