@@ -4,8 +4,11 @@ import { MemoryMismatchError } from "../../src/errors/memory-mismatch-error";
 import { createCustomerSums, type CustomerSumsState } from "../../src/memory/customer-sums";
 import { applyEvent, customerDirection, emptyCustomerVector } from "../../src/memory/customer-vector";
 import { eventFingerprint, type CountedEvent } from "../../src/memory/sum-changes";
+import { createRedis } from "../../src/redis/connection";
 import { keyspace } from "../../src/redis/keys";
+import { startRedisCluster } from "../support/redis-cluster";
 import { startRedis, type TestRedis } from "../support/redis-server";
+import { testConfig } from "../support/test-config";
 
 const DIMENSIONS = 8;
 const HALF_LIFE = 30 * 24 * 3600 * 1000;
@@ -135,3 +138,22 @@ test("sums written for another number of dimensions are refused, not misread", a
   await open(DIMENSIONS).apply("c", [{ op: "add", event: event(1) }]);
   expect(open(16).get("c")).rejects.toBeInstanceOf(MemoryMismatchError);
 });
+
+test("on Redis Cluster, two processes' parallel adds to customers on different masters count once each", async () => {
+  const cluster = await startRedisCluster();
+  const config = testConfig(cluster.url);
+  const connections = [createRedis(config, "worker"), createRedis(config, "worker")];
+  try {
+    const [a, b] = connections.map((redis) => createCustomerSums(redis, keys, { dimensions: DIMENSIONS, halfLifeMs: HALF_LIFE }));
+    // Enough customers that their {c:…} slots land on every master.
+    const customers = Array.from({ length: 12 }, (_, i) => `cl-${i}`);
+    const events = Array.from({ length: 96 }, (_, i) => ({ customerId: customers[i % customers.length]!, event: event(i, i % 5) }));
+    await Promise.all(events.flatMap(({ customerId, event: e }) => [a!.apply(customerId, [{ op: "add", event: e }]), b!.apply(customerId, [{ op: "add", event: e }])]));
+    for (const customerId of customers)
+      expectSumsOf(await b!.get(customerId), events.filter((e) => e.customerId === customerId).map((e) => e.event));
+    expect((await a!.erase(customers[0]!)) > 0).toBe(true);
+  } finally {
+    for (const c of connections) c.disconnect();
+    await cluster.stop();
+  }
+}, 120_000);
