@@ -43,7 +43,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   const profiles = createProfileStore(redis, keys, rules);
   const pipelineMetrics = createPipelineMetrics(redis, config.LIFELINE_KEY_PREFIX);
   const embedder = resources.embedder ?? (await createEmbedder(config, { onOutcome: (o) => pipelineMetrics.countCall("embedding", o) }));
-  const memory = resources.memory ?? (await createMemoryStore(config, embedder));
+  const memory = resources.memory ?? (await createMemoryStore(config, embedder, { redis }));
   if (!resources.memory) await memory.init();
   // Stitching reaches the vector memory: the visitor's points move to the customer.
   const identities = createIdentities(redis, keys, profiles, [(from, to) => memory.reassignCustomer(from, to)]);

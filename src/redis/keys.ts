@@ -20,6 +20,10 @@ export function keyspace(prefix: string, partitions: number) {
     applied: (customerId: string) => `${prefix}:{c:${customerId}}:applied`,
     /** Cleaned events of a customer known only by anonymousId, replayed into the customer when identified. */
     anonymousEvents: (customerId: string) => `${prefix}:{c:${customerId}}:events`,
+    /** Running sums of the customer vector in the Qdrant memory: hash {sum, weight, refTs, v}. */
+    customerSums: (customerId: string) => `${prefix}:{c:${customerId}}:sums`,
+    /** Events those sums count: point id → fingerprint of the version counted (written with them). */
+    customerSumEvents: (customerId: string) => `${prefix}:{c:${customerId}}:sums:events`,
     /** Set by erasure, with a TTL: events of this customer still in flight are dropped, not applied. */
     erased: (customerId: string) => `${prefix}:{c:${customerId}}:erased`,
     /** anonymousId → the userId it was linked to by identify/alias. */
