@@ -4,6 +4,7 @@
  * parameters, the neighbours' outcome rate) are passed in.
  */
 import { DAY_MS, expectedPurchases, pAlive, pNoPurchase, repeatSummary, WEEK_MS, type BgnbdParams } from "./bgnbd.ts";
+import { activityKind, type ActivityKind } from "./activity-kinds.ts";
 import type { RecoveryKind, SignalKind } from "./explicit-signals.ts";
 
 export type ChurnStage = "pre_conversion" | "conversion" | "post_conversion" | "churn_signal";
@@ -28,11 +29,16 @@ export type HistoryEvent = {
   detail?: string;
 };
 
+/** Events per UTC day (epoch day number): all of them, and by engagement kind. */
+export type ActivityDay = { day: number; any: number } & Partial<Record<ActivityKind, number>>;
+
 export type CustomerHistory = {
   customerId: string;
   firstSeenMs: number;
   purchases: HistoryPurchase[];
   events: HistoryEvent[];
+  /** Day by day, oldest first; absent when the source keeps no engagement (the engagement features are then unknown). */
+  activity?: ActivityDay[];
 };
 
 /** A customer event cited as evidence; `type` is the event's type, `name` its event name. */
@@ -85,6 +91,15 @@ export const FEATURE_NAMES = [
   "products_per_order",
   "repeat_product_share",
   "days_since_first_purchase",
+  "active_days_recent_window",
+  "views_recent_window",
+  "views_trend",
+  "days_since_last_view",
+  "carts_recent_window",
+  "carts_without_order",
+  "searches_recent_window",
+  "support_recent_window",
+  "messages_recent_window",
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 
@@ -127,6 +142,15 @@ export const FEATURE_DIRECTION: Record<FeatureName, 1 | -1 | 0> = {
   products_per_order: 0,
   repeat_product_share: 0,
   days_since_first_purchase: 0,
+  active_days_recent_window: -1,
+  views_recent_window: -1,
+  views_trend: -1,
+  days_since_last_view: 1,
+  carts_recent_window: 0,
+  carts_without_order: 0,
+  searches_recent_window: 0,
+  support_recent_window: 0,
+  messages_recent_window: -1,
 };
 
 /** Window (days) of the recent-vs-earlier engagement comparison, tied to the horizon. */
@@ -193,6 +217,8 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     for (const code of basket) seenProducts.add(code);
   }
   const inLastHorizon = purchases.filter((p) => p.ts >= asOfMs - horizonMs);
+  const engagement = engagementValues(history, asOfMs, trendWindowDays(population.horizonDays), tenureDays, recent.length);
+  const ofKind = (kind: ActivityKind) => events.filter((e) => activityKind(e.type, e.name) === kind).slice(-3).map(citeEvent);
 
   const values: Record<FeatureName, number> = {
     recency_days: recencyDays,
@@ -228,6 +254,7 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     products_per_order: withProducts.length ? productLines / withProducts.length : Number.NaN,
     repeat_product_share: productLines > 0 ? repeatLines / productLines : Number.NaN,
     days_since_first_purchase: purchases[0] ? days(asOfMs - purchases[0].ts) : 0,
+    ...engagement,
   };
 
   const purchaseCites = last ? [cite(last)] : [];
@@ -265,8 +292,58 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     products_per_order: lastFew(withProducts),
     repeat_product_share: lastFew(withProducts),
     days_since_first_purchase: purchases[0] ? [cite(purchases[0])] : [],
+    active_days_recent_window: recentEvents.slice(-3).map(citeEvent),
+    views_recent_window: ofKind("views"),
+    views_trend: ofKind("views"),
+    days_since_last_view: ofKind("views").slice(-1),
+    carts_recent_window: ofKind("carts"),
+    carts_without_order: ofKind("carts"),
+    searches_recent_window: ofKind("searches"),
+    support_recent_window: ofKind("support"),
+    messages_recent_window: ofKind("messages"),
   };
   return { values, evidence };
+}
+
+type EngagementFeature =
+  | "active_days_recent_window"
+  | "views_recent_window"
+  | "views_trend"
+  | "days_since_last_view"
+  | "carts_recent_window"
+  | "carts_without_order"
+  | "searches_recent_window"
+  | "support_recent_window"
+  | "messages_recent_window";
+
+/**
+ * Engagement beyond purchases, from whole days before the as-of day (a day's counts cannot be
+ * split at an instant): NaN for every feature when the history keeps no day-by-day activity.
+ */
+function engagementValues(history: CustomerHistory, asOfMs: number, windowDays: number, tenureDays: number, ordersInWindow: number): Record<EngagementFeature, number> {
+  const keys: EngagementFeature[] = ["active_days_recent_window", "views_recent_window", "views_trend", "days_since_last_view", "carts_recent_window", "carts_without_order", "searches_recent_window", "support_recent_window", "messages_recent_window"];
+  if (!history.activity) return Object.fromEntries(keys.map((k) => [k, Number.NaN])) as Record<EngagementFeature, number>;
+  const today = Math.floor(asOfMs / DAY_MS);
+  const days = history.activity.filter((a) => a.day < today);
+  const within = (from: number, to: number) => days.filter((a) => a.day >= today - to && a.day < today - from);
+  const recent = within(0, windowDays);
+  const earlier = within(windowDays, 2 * windowDays);
+  const sum = (list: ActivityDay[], kind: ActivityKind) => list.reduce((s, a) => s + (a[kind] ?? 0), 0);
+  const lastView = days.filter((a) => (a.views ?? 0) > 0).at(-1);
+  const carts = sum(recent, "carts");
+  const viewsNow = sum(recent, "views");
+  const viewsBefore = sum(earlier, "views");
+  return {
+    active_days_recent_window: recent.filter((a) => a.any > 0).length,
+    views_recent_window: viewsNow,
+    views_trend: (viewsNow - viewsBefore) / (viewsNow + viewsBefore + 1),
+    days_since_last_view: lastView ? today - lastView.day : tenureDays,
+    carts_recent_window: carts,
+    carts_without_order: ordersInWindow === 0 ? carts : 0,
+    searches_recent_window: sum(recent, "searches"),
+    support_recent_window: sum(recent, "support"),
+    messages_recent_window: sum(recent, "messages"),
+  };
 }
 
 /** Gaps in days between successive distinct purchase days. */

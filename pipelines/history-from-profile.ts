@@ -3,6 +3,7 @@ import { classifySignal } from "./explicit-signals";
 import type { Profile } from "./profile";
 
 type HistoryEvent = CustomerHistory["events"][number];
+const DAY_MS = 86_400_000;
 
 /**
  * The churn model's view of a stored profile: its purchases (with their products), the events
@@ -38,10 +39,16 @@ export function historyFromProfile(profile: Profile, beforeMs = Infinity): Custo
       };
     });
   const firstSeenMs = profile.firstSeen ?? profile.purchases[0]?.ts;
+  const beforeDay = Math.floor(beforeMs / DAY_MS);
+  const activity = Object.entries(profile.dailyActivity)
+    .map(([key, any]) => ({ day: Math.floor(Date.parse(`${key}T00:00:00Z`) / DAY_MS), any, ...(profile.dailyKinds?.[key] ?? {}) }))
+    .filter((a) => a.day <= beforeDay)
+    .sort((a, b) => a.day - b.day);
   return {
     customerId: profile.customerId,
     firstSeenMs: firstSeenMs ?? Math.min(beforeMs, Date.now()),
     purchases,
     events: [...events.values()].filter((e) => e.ts < beforeMs).sort((a, b) => a.ts - b.ts),
+    activity,
   };
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { cleanProductSchema, type CleanEvent } from "./clean-event";
+import { activityKind, activityKinds } from "./activity-kinds";
 import { classifyRecovery, classifySignal, recoveryKindSchema, signalDetail, signalKindSchema } from "./explicit-signals";
 import { conversionStage, defaultStageRules, lifecycleStage, lifecycleStages, type LifecycleStage, type StageRules } from "./lifecycle-stage";
 import { eventTypes } from "./segment";
@@ -80,6 +81,8 @@ export const profileSchema = z.object({
   recoveries: z.array(recoverySchema).default([]),
   /** UTC day "YYYY-MM-DD" → events that day. */
   dailyActivity: z.record(z.string(), count),
+  /** UTC day → events of each engagement kind that day (views, carts, searches, support, messages). */
+  dailyKinds: z.record(z.string(), z.partialRecord(z.enum(activityKinds), count)).default({}),
   items: z.record(z.string(), itemSchema),
   /** Bumped on every change, for compare-and-set writes. */
   version: count,
@@ -107,6 +110,7 @@ export function emptyProfile(customerId: string): Profile {
     churnSignals: [],
     recoveries: [],
     dailyActivity: {},
+    dailyKinds: {},
     items: {},
     version: 0,
   };
@@ -160,6 +164,11 @@ function applyOne(p: Profile, e: CleanEvent, rules: StageRules): void {
   p.eventCounts[e.name] = (p.eventCounts[e.name] ?? 0) + 1;
   const day = dayKey(e.ts);
   p.dailyActivity[day] = (p.dailyActivity[day] ?? 0) + 1;
+  const kind = activityKind(e.type, e.name);
+  if (kind) {
+    const kinds = ((p.dailyKinds ??= {})[day] ??= {});
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
 
   if (rules.conversions.has(e.name) && !hasConvertedBefore(p, e)) p.firstConversion = { at: e.ts, messageId: e.messageId };
   const eventStage = stageFor(p, e, rules);
@@ -270,6 +279,7 @@ function pruneDailyActivity(p: Profile): void {
   if (p.lastSeen === null) return;
   const oldestKept = dayKey(p.lastSeen - (profileLimits.dailyActivityDays - 1) * DAY_MS);
   for (const day of Object.keys(p.dailyActivity)) if (day < oldestKept) delete p.dailyActivity[day];
+  for (const day of Object.keys(p.dailyKinds ?? {})) if (day < oldestKept) delete p.dailyKinds[day];
 }
 
 function capItems(p: Profile): void {
@@ -301,6 +311,7 @@ export function mergeProfiles(customer: Profile, anonymous: Profile, rules: Stag
   addCounts(p.eventCounts, other.eventCounts);
   addCounts(p.stageCounts, other.stageCounts);
   addCounts(p.dailyActivity, other.dailyActivity);
+  for (const [day, kinds] of Object.entries(other.dailyKinds ?? {})) addCounts(((p.dailyKinds ??= {})[day] ??= {}), kinds as Record<string, number>);
   p.orders += other.orders;
   p.revenue = money(p.revenue + other.revenue);
   p.refundedRevenue = money(p.refundedRevenue + other.refundedRevenue);
@@ -403,6 +414,7 @@ export function profileBefore(profile: Profile, ms: number): Profile {
   if (p.firstConversion && p.firstConversion.at >= ms) delete p.firstConversion;
   const lastDay = dayKey(ms - 1);
   for (const day of Object.keys(p.dailyActivity)) if (day > lastDay) delete p.dailyActivity[day];
+  for (const day of Object.keys(p.dailyKinds ?? {})) if (day > lastDay) delete p.dailyKinds[day];
   for (const [id, item] of Object.entries(p.items)) if (item.lastAt >= ms) delete p.items[id];
   for (const [key, at] of Object.entries(p.traitsUpdatedAt))
     if (at >= ms) {

@@ -34,6 +34,11 @@ export const recommendationSchema = z.object({
 });
 export type Recommendation = z.infer<typeof recommendationSchema>;
 
+/** A customer's items as parallel arrays, sorted by item index. */
+export type SparseVector = { item: Int32Array; weight: Float32Array; bought: Uint8Array; lastTs: Float64Array; norm: number };
+/** item → the customers who have it, with that customer's weight */
+export type UsersByItem = { start: Int32Array; user: Int32Array; weight: Float32Array };
+
 export const latestTs = (events: readonly RecEvent[]) => events.reduce((t, e) => (e.ts > t ? e.ts : t), -Infinity);
 
 export const decayFactor = (ageMs: number, halfLifeDays: number) =>

@@ -1,6 +1,5 @@
 /** Item–item neighbour lists of a fitted recommender: cosine or EASE, and "bought after" transitions. Pure. */
-import { DAY_MS, decayFactor, type RecHistory } from "./history";
-import type { Recommender, SparseVector } from "./model";
+import { DAY_MS, decayFactor, type RecHistory, type SparseVector, type UsersByItem } from "./history";
 import type { RecommenderOptions } from "./options";
 
 /** Sparse top-N lists per item: item `i` owns offsets [start[i], start[i+1]). */
@@ -27,7 +26,7 @@ export function topK(candidates: readonly number[], value: ArrayLike<number>, k:
 /** Top-N neighbours of every item by (asymmetric) cosine over customers' item vectors. */
 export function itemCosine(
   users: readonly SparseVector[],
-  usersByItem: Recommender["usersByItem"],
+  usersByItem: UsersByItem,
   nItems: number,
   options: RecommenderOptions,
 ): NeighbourLists {
@@ -60,7 +59,7 @@ export function itemCosine(
 }
 
 /** Sparse EASE: dense fit over the most-bought items, each row cut to its top positive weights. */
-export function easeLists(users: readonly SparseVector[], usersByItem: Recommender["usersByItem"], nItems: number, options: RecommenderOptions): NeighbourLists {
+export function easeLists(users: readonly SparseVector[], usersByItem: UsersByItem, nItems: number, options: RecommenderOptions): NeighbourLists {
   const byBuyers = Array.from({ length: nItems }, (_, i) => i).sort(
     (a, b) => usersByItem.start[b + 1]! - usersByItem.start[b]! - (usersByItem.start[a + 1]! - usersByItem.start[a]!) || a - b,
   );

@@ -7,13 +7,11 @@
  * one customer against it and blend.ts mixes them.
  */
 import { z } from "zod";
-import { decayFactor, latestTs, type RecEvent, type RecHistory } from "./history";
+import { decayFactor, latestTs, type RecEvent, type RecHistory, type SparseVector, type UsersByItem } from "./history";
 import { easeLists, emptyLists, itemCosine, transitions, type NeighbourLists } from "./item-lists";
 import { defaultRecommenderOptions, type RecommenderOptions } from "./options";
 import { rebuyProfile, rebuyProfileSchema, type RebuyProfile } from "./rebuy";
 
-/** A customer's items as parallel arrays, sorted by item index. */
-export type SparseVector = { item: Int32Array; weight: Float32Array; bought: Uint8Array; lastTs: Float64Array; norm: number };
 
 export type Recommender = {
   options: RecommenderOptions;
@@ -36,7 +34,7 @@ export type Recommender = {
   /** per item, the factor its shared weight gets in customer similarity (idf^(2·idfExponent)) */
   similarityWeight: Float64Array;
   /** item → users who have it, with that user's weight */
-  usersByItem: { start: Int32Array; user: Int32Array; weight: Float32Array };
+  usersByItem: UsersByItem;
   indexOf: Map<string, number>;
   /** how much of this catalogue customers buy again, and each item's usual repurchase gap */
   rebuy: RebuyProfile;

@@ -6,7 +6,7 @@
  */
 import { pNoPurchase, type BgnbdParams } from "../../pipelines/bgnbd";
 import type { FeatureName } from "../../pipelines/churn-features";
-import { logit } from "./churn-prediction";
+import { logit } from "../../pipelines/log-odds";
 
 export const BGNBD_INPUTS = ["frequency", "recency_days", "days_since_first_purchase"] as const satisfies readonly FeatureName[];
 type Inputs = Record<(typeof BGNBD_INPUTS)[number], number>;

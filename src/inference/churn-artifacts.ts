@@ -2,9 +2,12 @@ import { z } from "zod";
 import { DAY_MS, fitBgnbd, repeatSummary, type BgnbdParams } from "../../pipelines/bgnbd";
 import { churnFeatures, neighbourVector, trendWindowDays, type ChurnFeatures, type CustomerHistory, type FeatureName } from "../../pipelines/churn-features";
 import { BGNBD_INPUTS, explainBgnbd } from "./bgnbd-explanation";
-import { churnLabel, churnModelSchema, churnProbability, explainModel, trainChurnModel, type ChurnDefinition } from "./churn-model";
+import { chooseChurnModel, churnChoiceSchema } from "./churn-choice";
+import { calibrationSampleSchema, churnInterval } from "./churn-interval";
+import { churnLabel, churnModelSchema, churnProbability, explainModel, type ChurnDefinition } from "./churn-model";
 import { neighbourIndex, type NeighbourIndex } from "./churn-neighbours";
-import { assemblePrediction, logit, type ChurnPrediction, type DriverCandidate } from "./churn-prediction";
+import { logit, sigmoid } from "../../pipelines/log-odds";
+import { assemblePrediction, type ChurnPrediction, type DriverCandidate } from "./churn-prediction";
 import { churnReferenceSchema, fitReference, referenceFor } from "./churn-reference";
 import { buildTrainingSet, type Snapshot } from "./churn-training";
 import { behaviourReason, signalReason } from "./driver-wording";
@@ -13,9 +16,10 @@ import { activeSignals, fitSignalEffects, isCancelled, priorSignalEffects, signa
 /** Published BG/NBD parameters of the CDNOW sample: the prior while a population is too small to fit. */
 const PRIOR_BGNBD: BgnbdParams = { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
 const MIN_FIT_CUSTOMERS = 30;
-const MIN_TRAINING_ROWS = 200;
-const MIN_PER_CLASS = 20;
 const MIN_REFERENCE_STAYERS = 10;
+/** Labelled snapshots a refit trains on, a sixth of the horizon apart (so short horizons get several too). */
+const TRAINING_SNAPSHOTS = 6;
+const trainingStepDays = (horizonDays: number) => Math.max(1, Math.round(horizonDays / 6));
 const MIN_NON_BUYERS = 20;
 /** Bumped when the artifacts change shape; older ones are refitted at start. */
 export const CHURN_ARTIFACTS_FORMAT = 2;
@@ -41,8 +45,12 @@ export const churnArtifactsSchema = z.object({
   nonBuyerChurnRate: z.number().optional(),
   /** Lifecycle vectors and outcomes of the latest labelled snapshot: the neighbour feature. */
   neighbours: z.object({ vectors: z.array(z.array(z.number())), outcomes: z.array(z.number()) }).optional(),
-  /** The learned model; absent while there is too little labelled history (see `note`). */
+  /** The learned model; absent while there is too little labelled history, or when it lost to BG/NBD (see `note`). */
   model: churnModelSchema.optional(),
+  /** How the model was chosen on the tenant's own history, with every candidate's validation figures. */
+  choice: churnChoiceSchema.optional(),
+  /** Out-of-time predictions and outcomes behind each probability's interval. */
+  calibration: calibrationSampleSchema.optional(),
   /** The customer every explanation is measured from. */
   reference: churnReferenceSchema,
   signals: signalEffectsSchema,
@@ -57,26 +65,23 @@ export function fitChurnArtifacts(histories: readonly CustomerHistory[], nowMs: 
   const summaries = buyers.map((h) => repeatSummary(h.purchases.map((p) => p.ts), nowMs)).filter((s) => s !== null);
   const bgnbd = summaries.length >= MIN_FIT_CUSTOMERS ? fitBgnbd(summaries).params : PRIOR_BGNBD;
 
-  let model: ChurnArtifacts["model"];
+  let chosen: ReturnType<typeof chooseChurnModel> = {};
   let neighbours: ChurnArtifacts["neighbours"];
   let baseChurnRate = 0.5;
-  let note: string | undefined;
   let snapshots: Snapshot[] = [];
   let trainingRows = 0;
   try {
-    const built = buildTrainingSet(histories, nowMs, definition, { snapshots: 4, stepDays: Math.max(7, Math.round(definition.horizonDays / 2)) });
+    const built = buildTrainingSet(histories, nowMs, definition, { snapshots: TRAINING_SNAPSHOTS, stepDays: trainingStepDays(definition.horizonDays) });
     snapshots = built.snapshots;
     const { rows, latest } = built;
     trainingRows = rows.length;
-    const churned = rows.filter((r) => r.label === 1).length;
-    baseChurnRate = rows.length ? churned / rows.length : baseChurnRate;
+    baseChurnRate = rows.length ? rows.filter((r) => r.label === 1).length / rows.length : baseChurnRate;
     neighbours = { vectors: latest.rows.map((r) => neighbourVector(r.features.values)), outcomes: latest.rows.map((r) => r.label) };
-    if (rows.length >= MIN_TRAINING_ROWS && churned >= MIN_PER_CLASS && rows.length - churned >= MIN_PER_CLASS)
-      model = trainChurnModel(rows, { definition, trainedAtMs: nowMs });
-    else note = `too little labelled history for a learned model (${rows.length} rows, ${churned} churned); scoring with BG/NBD`;
+    chosen = chooseChurnModel(snapshots, definition, nowMs);
   } catch (err) {
-    note = `no labelled history yet (${(err as Error).message}); scoring with BG/NBD`;
+    chosen = { note: `no labelled history yet (${(err as Error).message}); scoring with BG/NBD` };
   }
+  const { model, note } = chosen;
 
   const population = { bgnbd, horizonDays: definition.horizonDays, baseChurnRate };
   const stayers = snapshots[0]?.rows.filter((r) => r.label === 0) ?? [];
@@ -109,6 +114,8 @@ export function fitChurnArtifacts(histories: readonly CustomerHistory[], nowMs: 
     ...optional("nonBuyerChurnRate", nonBuyerChurnRate(histories, snapshots[0]?.asOfMs, definition)),
     neighbours,
     model,
+    ...optional("choice", chosen.choice),
+    ...optional("calibration", chosen.calibration),
     reference,
     signals,
     trainingRows,
@@ -174,11 +181,19 @@ export function churnScorer(artifacts: ChurnArtifacts) {
         const cancellation = candidates.find((c) => c.feature === SIGNAL_FEATURE.cancellation)!;
         cancellation.contribution += Math.max(0, logit(effects.cancelledFloor!) - z);
       }
+      const behaviourLogOdds = behaviour.baseLogOdds + candidates.filter((c) => c.kind === "behaviour").reduce((sum, c) => sum + c.contribution, 0);
+      const coldStart = behaviour.mode === "cold_start";
       return assemblePrediction({
         mode: behaviour.mode,
         baseLogOdds: behaviour.baseLogOdds,
-        reference: behaviour.mode === "cold_start" ? "customers with no purchase yet" : reference.description,
+        reference: coldStart ? "customers with no purchase yet" : reference.description,
         candidates,
+        // The interval of the behavioural probability, moved by what the signals add.
+        interval: (p) =>
+          churnInterval(coldStart ? undefined : artifacts.calibration, sigmoid(behaviourLogOdds), logit(p) - behaviourLogOdds, {
+            rate: coldStart ? (artifacts.nonBuyerChurnRate ?? artifacts.baseChurnRate) : artifacts.baseChurnRate,
+            count: coldStart ? (artifacts.nonBuyerChurnRate === undefined ? 0 : MIN_NON_BUYERS) : artifacts.trainingRows,
+          }),
         modelVersion: artifacts.version,
         computedAtMs: asOfMs,
       });

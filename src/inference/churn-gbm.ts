@@ -48,7 +48,8 @@ export type GbmOptions = {
 /** Column-major feature matrix: columns[f][i] is feature f of row i. */
 export type Columns = Float64Array[];
 
-export const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+export { sigmoid } from "../../pipelines/log-odds.ts";
+import { sigmoid } from "../../pipelines/log-odds.ts";
 
 type Binned = { bins: Uint8Array[]; edges: Float64Array[] };
 

@@ -18,7 +18,7 @@ import { DAY_MS } from "../../pipelines/bgnbd.ts";
 import { FEATURE_DIRECTION, FEATURE_NAMES, type ChurnFeatures, type CustomerHistory, type FeatureName } from "../../pipelines/churn-features.ts";
 import { auc } from "../../pipelines/metrics.ts";
 import { gbmRawScore, gbmShapley, sigmoid, trainGbm, type Columns, type GbmModel, type GbmOptions } from "./churn-gbm.ts";
-import { logit } from "./churn-prediction.ts";
+import { logit } from "../../pipelines/log-odds.ts";
 
 export type ChurnDefinition = {
   /** A customer has churned when nothing happens within this many days. */
@@ -130,6 +130,9 @@ export function fitPlatt(scores: ArrayLike<number>, labels: ArrayLike<number>): 
   return { slope, intercept };
 }
 
+/** Share of customers trainChurnModel holds out for early stopping and calibration. */
+export const VALIDATION_SHARE = 0.25;
+
 /** Deterministic customer-level split: the same customer always lands in the same fold. */
 export function isValidationCustomer(customerId: string, share: number): boolean {
   return (fnv1a(customerId, 0x811c9dc5) % 10_000) / 10_000 < share;
@@ -152,7 +155,7 @@ export type TrainChurnOptions = {
 };
 
 export function trainChurnModel(rows: readonly TrainingRow[], options: TrainChurnOptions): ChurnModel {
-  const share = options.validationShare ?? 0.25;
+  const share = options.validationShare ?? VALIDATION_SHARE;
   const fit = rows.filter((r) => !isValidationCustomer(r.customerId, share));
   const held = rows.filter((r) => isValidationCustomer(r.customerId, share));
   if (fit.length === 0 || held.length === 0) throw new Error("trainChurnModel needs rows on both sides of the validation split");

@@ -10,6 +10,8 @@
  */
 import { z } from "zod";
 import type { Evidence } from "../../pipelines/churn-features";
+import { sigmoid } from "../../pipelines/log-odds";
+import { churnIntervalSchema, type ChurnInterval } from "./churn-interval";
 
 export const riskTierSchema = z.enum(["low", "medium", "high"]);
 export type RiskTier = z.infer<typeof riskTierSchema>;
@@ -37,6 +39,8 @@ export const churnModeSchema = z.enum(["learned", "bgnbd", "cold_start"]);
 
 export const churnPredictionSchema = z.object({
   probability: z.number(),
+  /** Where the churn rate of customers scored like this one lies, at `level` (see churn-interval.ts). */
+  interval: churnIntervalSchema,
   riskTier: riskTierSchema,
   /** `learned`: trees on the tenant's labelled history; `bgnbd`: too little labelled history yet; `cold_start`: no purchase yet. */
   mode: churnModeSchema,
@@ -65,11 +69,6 @@ const MAX_LISTED = 5;
 const MIN_LISTED = 0.02;
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
-export const logit = (p: number) => {
-  const q = Math.min(1 - 1e-9, Math.max(1e-9, p));
-  return Math.log(q / (1 - q));
-};
-export const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
 /** Splits the candidates into listed drivers and protective factors; the rest goes to `otherContribution`. Signals are always listed. */
 export function assemblePrediction(input: {
@@ -77,6 +76,8 @@ export function assemblePrediction(input: {
   baseLogOdds: number;
   reference: string;
   candidates: DriverCandidate[];
+  /** The interval of the probability, given the probability. */
+  interval: (probability: number) => ChurnInterval;
   modelVersion: string;
   computedAtMs: number;
 }): ChurnPrediction {
@@ -102,6 +103,7 @@ export function assemblePrediction(input: {
   const probability = sigmoid(z);
   return {
     probability,
+    interval: input.interval(probability),
     riskTier: riskTier(probability),
     mode: input.mode,
     explanation: { scale: "log-odds", baseProbability: sigmoid(input.baseLogOdds), reference: input.reference, otherContribution: round3(other) },

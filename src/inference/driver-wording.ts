@@ -23,7 +23,7 @@ const round = (v: number, digits = 0) => {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 };
-const plural = (n: number, word: string, digits = 0) => `${round(n, digits)} ${word}${round(n, digits) === 1 ? "" : "s"}`;
+const plural = (n: number, word: string, digits = 0) => `${round(n, digits)} ${word}${round(n, digits) === 1 ? "" : /(s|sh|ch|x)$/.test(word) ? "es" : "s"}`;
 const days = (v: number) => plural(v, "day");
 const pct = (v: number) => `${round(v * 100)}%`;
 const times = (v: number) => `${round(v, 1)}×`;
@@ -70,6 +70,15 @@ const FACTS: Record<FeatureName, (v: number, r: number, c: WordingContext) => [f
   spend_per_item: (v, r, c) => [`${money(v, c)} per item`, `${c.referenceLabel}: ${money(r, c)}`],
   distinct_products: (v, r, c) => [`${plural(v, "different product")} bought`, `${c.referenceLabel}: ${num(r)}`],
   products_per_order: (v, r, c) => [`${num(v)} different products per order`, `${c.referenceLabel}: ${num(r)}`],
+  active_days_recent_window: (v, r, c) => [`Active on ${plural(v, "day")} of the last ${days(c.windowDays)}`, `${c.referenceLabel}: ${num(r)}`],
+  views_recent_window: (v, r, c) => [`${plural(v, "view")} in the last ${days(c.windowDays)}`, `${c.referenceLabel}: ${num(r)}`],
+  views_trend: (v, r, c) => [`View trend ${signed(v)} (last ${days(c.windowDays)} against the ${days(c.windowDays)} before; −1 to +1)`, `${c.referenceLabel}: ${signed(r)}`],
+  days_since_last_view: (v, r, c) => [`Last looked at the catalogue ${days(v)} ago`, `${c.referenceLabel}: ${days(r)}`],
+  carts_recent_window: (v, r, c) => [`${plural(v, "cart or wishlist addition")} in the last ${days(c.windowDays)}`, `${c.referenceLabel}: ${num(r)}`],
+  carts_without_order: (v, r, c) => [`${plural(v, "cart addition")} without an order in the last ${days(c.windowDays)}`, `${c.referenceLabel}: ${num(r)}`],
+  searches_recent_window: (v, r, c) => [`${plural(v, "search")} in the last ${days(c.windowDays)}`, `${c.referenceLabel}: ${num(r)}`],
+  support_recent_window: (v, r, c) => [`${plural(v, "support contact")} in the last ${days(c.windowDays)}`, `${c.referenceLabel}: ${num(r)}`],
+  messages_recent_window: (v, r, c) => [`${plural(v, "message")} opened or clicked in the last ${days(c.windowDays)}`, `${c.referenceLabel}: ${num(r)}`],
   repeat_product_share: (v, r, c) => [`${pct(v)} of their order lines were products bought before`, `${c.referenceLabel}: ${pct(r)}`],
 };
 

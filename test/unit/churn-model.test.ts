@@ -98,6 +98,31 @@ describe("churn features", () => {
     expect(Number.isNaN(plain.values.distinct_products)).toBe(true);
   });
 
+  it("should count engagement from whole days before the as-of day, and call it unknown when the history keeps none", () => {
+    const day = Math.floor(T0 / DAY_MS);
+    const h: CustomerHistory = {
+      customerId: "e",
+      firstSeenMs: T0 - 100 * DAY_MS,
+      purchases: [{ ts: T0 - 90 * DAY_MS, amount: 10, messageId: "p" }],
+      events: [],
+      activity: [
+        { day: day - 40, any: 3, views: 3 },
+        { day: day - 10, any: 5, views: 2, carts: 2, searches: 1 },
+        { day: day - 2, any: 1, support: 1 },
+        { day, any: 9, views: 9 },
+      ],
+    };
+    const v = churnFeatures(h, T0 + 3_600_000, population).values;
+    expect(v.views_recent_window).toBe(2);
+    expect(v.active_days_recent_window).toBe(2);
+    expect(v.days_since_last_view).toBe(10);
+    expect(v.carts_without_order).toBe(2);
+    expect(v.support_recent_window).toBe(1);
+    expect(v.views_trend).toBeCloseTo((2 - 3) / (2 + 3 + 1), 12);
+    const unknown = churnFeatures({ ...h, activity: undefined }, T0, population).values;
+    expect(Number.isNaN(unknown.views_recent_window)).toBe(true);
+  });
+
   it("should give every feature a monotone direction (+1, −1 or 0)", () => {
     for (const name of FEATURE_NAMES) expect([1, -1, 0]).toContain(FEATURE_DIRECTION[name]);
   });

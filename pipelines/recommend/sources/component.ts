@@ -1,5 +1,6 @@
 /** Per-query scratch space of one fitted model, shared by the sources (scoring is synchronous, so never shared mid-query). */
-import type { Recommender, SparseVector } from "../model";
+import type { Recommender } from "../model";
+import type { SparseVector } from "../history";
 import type { RecHistory } from "../history";
 
 /** Scores of one source for one query; only the items in `touched` are non-zero. */

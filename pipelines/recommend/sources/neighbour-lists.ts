@@ -1,6 +1,6 @@
 /** Σ over the customer's items i of the list score i → j, remembering the strongest i (the "via" of the reason). */
 import type { NeighbourLists } from "../item-lists";
-import type { SparseVector } from "../model";
+import type { SparseVector } from "../history";
 import { add, finish, type Component } from "./component";
 
 export function listScores(lists: NeighbourLists, part: Component, q: SparseVector, boughtOnly: boolean) {
