@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DAY_MS, fitBgnbd, repeatSummary, type BgnbdParams } from "../../pipelines/bgnbd";
+import { fitBgnbd, repeatSummary, type BgnbdParams } from "../../pipelines/bgnbd";
 import { churnFeatures, neighbourVector, trendWindowDays, type ChurnFeatures, type CustomerHistory, type FeatureName } from "../../pipelines/churn-features";
 import { BGNBD_INPUTS, explainBgnbd } from "./bgnbd-explanation";
 import { chooseChurnModel, churnChoiceSchema } from "./churn-choice";

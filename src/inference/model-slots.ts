@@ -3,6 +3,7 @@ import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 import { CHURN_ARTIFACTS_FORMAT, churnArtifactsSchema, type ChurnArtifacts } from "./churn-artifacts";
 import { modelSlot, type ModelFormat } from "./model-store";
+import type { RecommenderChoice } from "./recommender-choice";
 import type { RefitSummary } from "./refit";
 import type { DataStats, FitMeta } from "./refit-policy";
 
@@ -28,11 +29,22 @@ export type ChurnMeta = FitMeta & {
   purchases: number;
   trainingRows: number;
   validation: { rows: number; auc: number; churnRate: number } | null;
+  choice: ChurnArtifacts["choice"] | null;
   reference: ChurnArtifacts["reference"]["kind"];
   signals: ChurnArtifacts["signals"]["effects"];
   note?: string;
 };
-export type RecommenderMeta = { version: string; fittedAt: string; builtAt: string; items: number; customers: number };
+export type RecommenderMeta = {
+  version: string;
+  fittedAt: string;
+  builtAt: string;
+  items: number;
+  customers: number;
+  /** Whether customers buy this catalogue again (then insights carry a buy-again list). */
+  rebuy: { repeatShare: number; isRebought: boolean };
+  choice: RecommenderChoice | null;
+  note?: string;
+};
 export type ModelsMeta = { churn?: ChurnMeta; recommender?: RecommenderMeta; lastRefit?: RefitSummary };
 
 /** Where the fitted churn artifacts and recommender live in Redis, how they are written, and what is known of each fit. */
@@ -43,7 +55,10 @@ export function modelSlots(redis: RedisClient, keys: Keyspace) {
     churn,
     recommender: { ...recommender, versionOf: recommenderFormat.version },
     /** Both models and their metadata. */
-    async save(fitted: { churn: ChurnArtifacts; recommender: Recommender }, fit: { fittedAtMs: number; stats: DataStats; summary: RefitSummary }) {
+    async save(
+      fitted: { churn: ChurnArtifacts; recommender: Recommender; recommenderChoice?: RecommenderChoice; recommenderNote?: string },
+      fit: { fittedAtMs: number; stats: DataStats; summary: RefitSummary },
+    ) {
       const a = fitted.churn;
       const fittedAt = new Date(fit.fittedAtMs).toISOString();
       const churnMeta: ChurnMeta = {
@@ -59,6 +74,7 @@ export function modelSlots(redis: RedisClient, keys: Keyspace) {
         purchases: a.purchases,
         trainingRows: a.trainingRows,
         validation: a.model?.validation ?? null,
+        choice: a.choice ?? null,
         reference: a.reference.kind,
         signals: a.signals.effects,
         ...(a.note ? { note: a.note } : {}),
@@ -70,6 +86,9 @@ export function modelSlots(redis: RedisClient, keys: Keyspace) {
         builtAt: new Date(r.builtAtMs).toISOString(),
         items: r.itemIds.length,
         customers: r.customerIds.length,
+        rebuy: { repeatShare: Math.round(r.rebuy.repeatShare * 1000) / 1000, isRebought: r.rebuy.isRebought },
+        choice: fitted.recommenderChoice ?? null,
+        ...(fitted.recommenderNote ? { note: fitted.recommenderNote } : {}),
       };
       await churn.save(a);
       await recommender.save(r);

@@ -8,6 +8,7 @@ import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 import { fitChurnArtifacts } from "./churn-artifacts";
 import type { ChurnDefinition } from "./churn-model";
+import { chooseRecommender } from "./recommender-choice";
 import { dataStatsSchema, type DataStats } from "./refit-policy";
 
 export type RefitProgress = { stage: string; done: number; total: number };
@@ -60,7 +61,8 @@ export function fitModels(population: Profile[], asOfMs: number, definition: Chu
   const histories: CustomerHistory[] = population.map((p) => historyFromProfile(p, asOfMs));
   onProgress?.({ stage: "fitting the churn model", done: 0, total: 2 });
   const churn = fitChurnArtifacts(histories, asOfMs, definition);
-  onProgress?.({ stage: "fitting the recommender", done: 1, total: 2 });
+  onProgress?.({ stage: "choosing and fitting the recommender", done: 1, total: 2 });
   const recHistories: RecHistory[] = population.map(recHistoryFromProfile).map((h) => ({ ...h, events: h.events.filter((e) => e.ts < asOfMs) }));
-  return { churn, recommender: buildRecommender(recHistories) };
+  const { options, choice, note } = chooseRecommender(recHistories, asOfMs, definition.horizonDays);
+  return { churn, recommender: buildRecommender(recHistories, options), recommenderChoice: choice, recommenderNote: note };
 }
