@@ -12,29 +12,12 @@ import type { churnScorer } from "./churn-artifacts";
 import type { ChurnPrediction } from "./churn-prediction";
 import { strategyContext, type RelevantEvent } from "./insight-context";
 import type { StrategyContext } from "./strategy-context";
-import type { RetentionStrategy, StrategySource } from "./strategy-schema";
+import type { Insight } from "./insight-schema";
 import type { StrategyWriter } from "./strategy-writer";
 import type { LiveItemCounts } from "./live-item-counts";
 import type { RecHistory } from "../../pipelines/recommend";
 
-export type Insight = {
-  customerId: string;
-  churn: ChurnPrediction;
-  /** New items for this customer, each with the evidence behind it; fewer than asked rather than any without evidence. */
-  recommendations: Recommendation[];
-  /** In a catalogue customers buy again (decided from the data at refit): their own items that are due. */
-  buyAgain: Recommendation[];
-  strategy: RetentionStrategy;
-  source: StrategySource;
-  strategyModel?: string;
-  fallbackReason?: string;
-  modelVersion: string;
-  computedAt: string;
-  /** The moment it was asked for, when not "now": only events before it were used. */
-  asOf?: string;
-  /** Time of the latest event it used (null: none), so a stale history shows. */
-  dataThrough: string | null;
-};
+export type { Insight };
 
 export type StoredInsight = { insight: Insight; stale: boolean };
 

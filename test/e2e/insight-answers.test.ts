@@ -230,3 +230,23 @@ describe("refit on demand and when the data grows", () => {
     expect(after.customers).toBeGreaterThan(before.customers);
   });
 });
+
+describe("API docs", () => {
+  test("document the scoring body (asOf) and the insight: interval, drivers as facts, recommendations with evidence, refit routes", async () => {
+    const s = await system();
+    try {
+      const res = await s.h.app.handle(new Request("http://localhost/docs/json"));
+      const spec = (await res.json()) as any;
+      const post = spec.paths["/signals/churn"].post;
+      expect(JSON.stringify(post.requestBody.content["application/json"].schema)).toContain("asOf");
+      const insight = post.responses["200"].content["application/json"].schema.properties.results.items.properties.insight;
+      const churn = insight.properties.churn.properties;
+      expect(Object.keys(churn)).toEqual(expect.arrayContaining(["probability", "interval", "drivers", "protective", "explanation", "mode"]));
+      expect(Object.keys(churn.drivers.items.properties)).toEqual(expect.arrayContaining(["feature", "value", "reference", "contribution", "reason", "evidence"]));
+      expect(Object.keys(insight.properties.recommendations.items.properties)).toEqual(expect.arrayContaining(["reason", "support"]));
+      for (const path of ["/admin/refit", "/admin/refit/{jobId}", "/admin/models"]) expect(Object.keys(spec.paths)).toContain(path);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { enqueueScores, type InferenceJob } from "../../../queues/inference.queu
 import { queueNames, queueOptions } from "../../../queues/names";
 import { CustomerNotFoundError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from "../../errors";
 import { createRedis } from "../../redis/connection";
+import { insightSchema } from "../../inference/insight-schema";
 import { authorize } from "../auth";
 import type { AppDeps } from "../deps";
 
@@ -20,6 +21,22 @@ export const signalBodySchema = z.union([
 ]);
 
 type Requested = { customerId: string; jobId: string };
+
+const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+const jobResultSchema = z.object({
+  jobId: z.string(),
+  customerId: z.string(),
+  state: z.string(),
+  insight: insightSchema.optional(),
+  error: z.string().optional(),
+});
+const resultsSchema = jsonSchema(
+  z.object({
+    jobs: z.array(z.object({ customerId: z.string(), jobId: z.string() })),
+    results: z.array(jobResultSchema),
+    notFound: z.array(z.object({ customerId: z.string(), error: z.literal("CUSTOMER_NOT_FOUND") })),
+  }),
+);
 
 export function signalRoutes(deps: AppDeps) {
   const { config } = deps;
@@ -84,8 +101,20 @@ export function signalRoutes(deps: AppDeps) {
         parse: "json",
         query: t.Object({ wait: t.Optional(t.String()) }),
         detail: {
-          summary: "Score customers' churn (and recommendations, strategy); ?wait=true returns the results inline",
+          summary: "Score customers' churn (and recommendations, strategy), now or as of a past moment; ?wait=true returns the results inline",
           tags: ["inference"],
+          security: [{ bearer: [] }],
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: jsonSchema(signalBodySchema), examples: { one: { value: { customerId: "ada" } }, asOf: { value: { customerIds: ["ada", "bob"], asOf: "2017-10-02" } } } } },
+          },
+          responses: {
+            200: { description: "every job finished (with ?wait=true)", content: { "application/json": { schema: resultsSchema } } },
+            202: { description: "queued, or still running when the wait ended: follow each job at /signals/churn/{jobId}" },
+            400: { description: "not {customerId} or {customerIds}, or a bad asOf (the field and why)" },
+            404: { description: "the one customer asked for is unknown" },
+            413: { description: "more customers than LIFELINE_SIGNAL_MAX_BULK" },
+          },
         },
       },
     )
@@ -97,6 +126,13 @@ export function signalRoutes(deps: AppDeps) {
         if (!found) throw new NotFoundError(`no scoring job "${params.jobId}"`);
         return found;
       },
-      { detail: { summary: "Status or result of a scoring job", tags: ["inference"] } },
+      {
+        detail: {
+          summary: "Status or result of a scoring job",
+          tags: ["inference"],
+          security: [{ bearer: [] }],
+          responses: { 200: { description: "the job's state, and its insight once completed", content: { "application/json": { schema: jsonSchema(jobResultSchema) } } }, 404: { description: "no such job" } },
+        },
+      },
     );
 }
