@@ -102,7 +102,7 @@ test(`mean precision@${K} over ${judgements.length} product queries on real invo
   for (const { query, relevant } of judgements) {
     const [vector] = await embedder.embed([query]);
     const hits = await store.search({ vector: vector!, limit: K });
-    const found = hits.map((h) => h.payload.text.replace(/^conversion: Order Completed — /, "").replace(/ x\d+.*$|, [\d.]+ GBP$/, ""));
+    const found = hits.map((h) => h.payload.text.replace(/^Order Completed — /, "").replace(/ x\d+.*$|, [\d.]+ GBP$/, ""));
     const precision = found.filter((d) => relevant.test(d)).length / K;
     const baseRate = descriptions.filter((d) => relevant.test(d)).length / descriptions.length;
     rows.push({ query, precision, baseRate, top: found.slice(0, 3) });
