@@ -14,6 +14,7 @@ import {
   type FeedStep,
   type PayloadRow,
 } from "./embedded-schema";
+import { VectorFile } from "./vector-file";
 import { lifecycleStages, type CustomerVectorOptions, type MemoryMeta } from "./memory-store";
 
 export type ReembedProgress = { done: number; total: number; phase: "copy" | "switch" | "done" };
@@ -99,6 +100,7 @@ export async function reembedEmbedded(options: ReembedOptions): Promise<ReembedR
       await target.close();
       const file = `memory.${Date.now()}.sqlite`;
       renameSync(target.path, join(memoryDir, file));
+      VectorFile.rename(target.path, join(memoryDir, file));
       switchMemoryFile(dataDir, file);
       source.exec("COMMIT");
       source.close();
@@ -130,4 +132,5 @@ export function withoutStagePrefix(text: string): string {
 /** The old memory holds erased-elsewhere history only until it is gone: delete it with its WAL. */
 function removeMemoryFile(memoryDir: string, file: string): void {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(join(memoryDir, file + suffix), { force: true });
+  VectorFile.remove(join(memoryDir, file));
 }
