@@ -11,6 +11,7 @@ import { loadConfig } from "../../src/config";
 import { createEmbedder } from "../../src/embeddings/create-embedder";
 import type { Embedder } from "../../src/embeddings/embedder";
 import { createMemoryStore } from "../../src/memory/create-memory-store";
+import type { SearchMode } from "../../src/memory/keyword-score";
 import type { MemoryStore } from "../../src/memory/memory-store";
 import { pointId } from "../../src/memory/point-id";
 import { TEST_MODEL_CACHE_DIR } from "../support/test-config";
@@ -70,12 +71,12 @@ function cleaned(customerId: string, raws: Array<Record<string, unknown>>): Arra
 
 type Scores = { precisionAt3: number; mrr: number };
 
-async function evaluate(): Promise<{ perCustomer: Scores; global: Scores; all: Scores; rows: string[] }> {
+async function evaluate(mode: SearchMode): Promise<{ perCustomer: Scores; global: Scores; all: Scores; rows: string[] }> {
   const rows: string[] = [];
   const scored: Array<{ global: boolean } & Scores> = [];
   for (const { customerId, q, relevant } of fixture.queries) {
     const [vector] = await embedder.embed([q]);
-    const hits = await store.search({ vector: vector!, customerId: customerId ?? undefined, limit: 10 });
+    const hits = await store.search({ vector: vector!, text: q, mode, customerId: customerId ?? undefined, limit: 10 });
     const ids = hits.map((h) => h.payload.messageId);
     const inTop = ids.slice(0, K).filter((id) => relevant.includes(id)).length;
     const firstRank = ids.findIndex((id) => relevant.includes(id));
@@ -90,12 +91,21 @@ async function evaluate(): Promise<{ perCustomer: Scores; global: Scores; all: S
   return { perCustomer: mean(scored.filter((s) => !s.global)), global: mean(scored.filter((s) => s.global)), all: mean(scored), rows };
 }
 
-test("paraphrased queries find what customers wrote", async () => {
-  const r = await evaluate();
-  const fmt = (s: Scores) => `P@3 ${s.precisionAt3.toFixed(3)} MRR ${s.mrr.toFixed(3)}`;
-  process.stdout.write(
-    `free-text relevance (${fixture.queries.length} queries, ${textOf.size} events):\n${r.rows.join("\n")}\n` +
-      `  per customer ${fmt(r.perCustomer)} | global ${fmt(r.global)} | all ${fmt(r.all)}\n`,
-  );
-  expect(r.all.mrr).toBeGreaterThan(0);
-});
+/**
+ * Floors a little under the figures measured when the hybrid mix was chosen (issue 16 note):
+ * vector all P@3 0.780 MRR 0.888; hybrid all P@3 0.841 MRR 0.865. A renderer that drops the
+ * free text again scores about half (P@3 0.424 MRR 0.521 before issue 16).
+ */
+const floors: Record<SearchMode, Scores> = { vector: { precisionAt3: 0.7, mrr: 0.8 }, keyword: { precisionAt3: 0, mrr: 0 }, hybrid: { precisionAt3: 0.75, mrr: 0.8 } };
+
+for (const mode of ["vector", "keyword", "hybrid"] as const)
+  test(`${mode} search: paraphrased queries find what customers wrote`, async () => {
+    const r = await evaluate(mode);
+    const fmt = (s: Scores) => `P@3 ${s.precisionAt3.toFixed(3)} MRR ${s.mrr.toFixed(3)}`;
+    process.stdout.write(
+      `free-text relevance, ${mode} (${fixture.queries.length} queries, ${textOf.size} events):\n${r.rows.join("\n")}\n` +
+        `  ${mode}: per customer ${fmt(r.perCustomer)} | global ${fmt(r.global)} | all ${fmt(r.all)}\n`,
+    );
+    expect(r.all.precisionAt3).toBeGreaterThanOrEqual(floors[mode].precisionAt3);
+    expect(r.all.mrr).toBeGreaterThanOrEqual(floors[mode].mrr);
+  });
