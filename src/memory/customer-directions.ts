@@ -1,7 +1,8 @@
 import type { Database } from "bun:sqlite";
 import usearch from "usearch";
+import { customerDirection } from "./customer-vector";
 
-type DirectionRow = { customer_id: string; direction: Uint8Array | null; version: number };
+type CustomerRow = { customer_id: string; weight: number; sum: Uint8Array; version: number };
 
 /**
  * This process's view of every customer's unit behaviour vector (customers × dimensions floats,
@@ -20,10 +21,11 @@ export class CustomerDirections {
 
   refresh(db: Database): void {
     const rows = db
-      .query<DirectionRow, [number]>("SELECT customer_id, direction, version FROM customers WHERE version > ? ORDER BY version")
+      .query<CustomerRow, [number]>("SELECT customer_id, weight, sum, version FROM customers WHERE version > ? ORDER BY version")
       .all(this.version);
     for (const r of rows) {
-      if (r.direction) this.put(r.customer_id, new Float32Array(r.direction.slice().buffer));
+      const direction = customerDirection({ weight: r.weight, refTs: 0, sum: new Float64Array(r.sum.slice().buffer) });
+      if (direction) this.put(r.customer_id, direction);
       else this.remove(r.customer_id);
       this.version = r.version;
     }

@@ -51,7 +51,6 @@ const V3_TABLES = `
     weight REAL NOT NULL,
     ref_ts REAL NOT NULL,
     sum BLOB NOT NULL,
-    direction BLOB,
     version INTEGER NOT NULL
   );
   CREATE INDEX IF NOT EXISTS customers_version ON customers (version);

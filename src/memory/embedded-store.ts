@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MemoryMismatchError } from "../errors/memory-mismatch-error";
 import { CustomerDirections } from "./customer-directions";
-import { applyEvent, customerDirection, emptyCustomerVector, mergeCustomerVector, normalised, type CustomerVector } from "./customer-vector";
+import { applyEvent, emptyCustomerVector, mergeCustomerVector, normalised, type CustomerVector } from "./customer-vector";
 import { openMemoryDatabase, PAYLOAD_COLUMNS, pointsHighWater, pruneChanges, readMeta, toPayloadRow, writeMeta } from "./embedded-schema";
 import { bm25, combinedScore, keywordTerms, type CorpusStats, type SearchMode } from "./keyword-score";
 import {
@@ -60,6 +60,9 @@ const DERIVE_PAGE_ROWS = 20_000;
 const CANDIDATES_PER_HIT = 4;
 const EXTRA_CANDIDATES = 20;
 const MAX_CANDIDATES = 20_000;
+const DF_CACHE_MS = 30_000;
+/** Query terms in more than this share of points find no candidates (their idf is near 0 anyway). */
+const COMMON_TERM_SHARE = 0.1;
 
 type ScoredRow = { seq: number; score: number };
 type CandidateRow = { seq: number; customer_id: string; vector: Uint8Array; terms: string; alive?: number };
@@ -84,6 +87,8 @@ export class EmbeddedStore implements MemoryStore {
   private replacedBy?: string;
   private replacedCheckedAt = 0;
   private readonly halfLifeMs: number;
+  private readonly dfCache = new Map<string, number>();
+  private dfCachedAt = 0;
 
   constructor(private readonly options: EmbeddedStoreOptions) {
     this.meta = { modelId: options.modelId, dimensions: options.dimensions };
@@ -314,8 +319,10 @@ export class EmbeddedStore implements MemoryStore {
 
   /** Points holding any query term, best BM25 first (FTS5's ranking), that pass the filter. */
   private keywordCandidates(db: Database, words: string[], filter: MemoryFilter, wanted: number): number[] {
-    if (words.length === 0) return [];
-    const match = [...new Set(words)].map((w) => `"${w.replaceAll('"', '""')}"`).join(" OR ");
+    const stats = this.corpusStats(db);
+    const rare = [...new Set(words)].filter((w) => stats.documentFrequency(w) <= Math.max(1, COMMON_TERM_SHARE * stats.documents));
+    if (rare.length === 0) return [];
+    const match = rare.map((w) => `"${w.replaceAll('"', '""')}"`).join(" OR ");
     const seqs = db
       .query<{ seq: number }, [string, number]>("SELECT rowid AS seq FROM points_fts WHERE points_fts MATCH ? ORDER BY rank LIMIT ?")
       .all(match, hasFilter(filter) ? wanted * 8 : wanted)
@@ -331,16 +338,27 @@ export class EmbeddedStore implements MemoryStore {
     return seqs.filter((s) => passing.has(s)).slice(0, wanted);
   }
 
+  /**
+   * BM25's corpus figures. Document frequencies come from the keyword index, which counts a
+   * term's postings (milliseconds for a term in every point), so they are kept for
+   * DF_CACHE_MS: an idf moves little in that time.
+   */
   private corpusStats(db: Database): CorpusStats {
     const documents = readCounter(db, "points");
-    const df = db.query<{ doc: number }, [string]>("SELECT doc FROM points_vocab WHERE term = ?");
-    const cache = new Map<string, number>();
+    const now = Date.now();
+    if (now - this.dfCachedAt > DF_CACHE_MS) {
+      this.dfCache.clear();
+      this.dfCachedAt = now;
+    }
     return {
       documents,
       meanLength: documents > 0 ? readCounter(db, "terms") / documents : 0,
       documentFrequency: (term) => {
-        let n = cache.get(term);
-        if (n === undefined) cache.set(term, (n = df.get(term)?.doc ?? 0));
+        let n = this.dfCache.get(term);
+        if (n === undefined) {
+          n = db.query<{ doc: number }, [string]>("SELECT doc FROM points_vocab WHERE term = ?").get(term)?.doc ?? 0;
+          this.dfCache.set(term, n);
+        }
         return n;
       },
     };
@@ -367,12 +385,10 @@ export class EmbeddedStore implements MemoryStore {
     change(cvs);
     const version = addCounter(db, "customersVersion", 1);
     const write = db.query(
-      "INSERT OR REPLACE INTO customers (customer_id, weight, ref_ts, sum, direction, version) VALUES (?, ?, ?, ?, ?, ?)",
+      `INSERT INTO customers (customer_id, weight, ref_ts, sum, version) VALUES (?1, ?2, ?3, ?4, ?5)
+       ON CONFLICT (customer_id) DO UPDATE SET weight = ?2, ref_ts = ?3, sum = ?4, version = ?5`,
     );
-    for (const [id, cv] of cvs) {
-      const direction = customerDirection(cv);
-      write.run(id, cv.weight, cv.refTs, bytes(cv.sum), direction ? bytes(direction) : null, version);
-    }
+    for (const [id, cv] of cvs) write.run(id, cv.weight, cv.refTs, bytes(cv.sum), version);
   }
 
   private typeId(db: Database, name: string): number {

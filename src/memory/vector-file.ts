@@ -32,7 +32,6 @@ export class VectorFile {
   private metaTs = new Float64Array(0);
   private metaType = new Uint16Array(0);
   private capacityRows = 0;
-  private readonly scratch: Uint8Array;
 
   constructor(
     readonly basePath: string,
@@ -40,7 +39,6 @@ export class VectorFile {
   ) {
     this.codesFd = openSync(`${basePath}.codes`, existsSync(`${basePath}.codes`) ? "r+" : "w+");
     this.metaFd = openSync(`${basePath}.meta`, existsSync(`${basePath}.meta`) ? "r+" : "w+");
-    this.scratch = new Uint8Array(Math.max(dimensions, META_BYTES));
   }
 
   static exists(basePath: string): boolean {
@@ -71,23 +69,34 @@ export class VectorFile {
     return Math.min(fstatSync(this.codesFd).size / this.dimensions, fstatSync(this.metaFd).size / META_BYTES);
   }
 
-  /** Writer side, inside the write transaction. */
+  /** Writer side, inside the write transaction: one write per run of consecutive seqs. */
   write(rows: VectorFileRow[]): void {
     if (rows.length === 0) return;
     this.ensureRows(Math.max(...rows.map((r) => r.seq)) + 1);
-    const d = this.dimensions;
-    const code = new Int8Array(this.scratch.buffer, 0, d);
-    const record = new DataView(this.scratch.buffer, 0, META_BYTES);
-    for (const r of rows) {
-      for (let i = 0; i < d; i++) code[i] = Math.max(-127, Math.min(127, Math.round(r.unit[i]! * 127)));
-      writeSync(this.codesFd, this.scratch, 0, d, r.seq * d);
-      record.setFloat64(0, r.ts, true);
-      record.setUint16(8, r.typeId, true);
-      record.setUint8(10, stageIndex.get(r.stage)!);
-      record.setUint8(11, 1);
-      record.setUint32(12, 0, true);
-      writeSync(this.metaFd, this.scratch, 0, META_BYTES, r.seq * META_BYTES);
+    const sorted = [...rows].sort((a, b) => a.seq - b.seq);
+    for (let start = 0; start < sorted.length; ) {
+      let end = start + 1;
+      while (end < sorted.length && sorted[end]!.seq === sorted[end - 1]!.seq + 1) end++;
+      this.writeRun(sorted.slice(start, end));
+      start = end;
     }
+  }
+
+  private writeRun(run: VectorFileRow[]): void {
+    const d = this.dimensions;
+    const codes = new Int8Array(run.length * d);
+    const meta = new Uint8Array(run.length * META_BYTES);
+    const record = new DataView(meta.buffer);
+    run.forEach((r, i) => {
+      for (let j = 0; j < d; j++) codes[i * d + j] = Math.max(-127, Math.min(127, Math.round(r.unit[j]! * 127)));
+      const o = i * META_BYTES;
+      record.setFloat64(o, r.ts, true);
+      record.setUint16(o + 8, r.typeId, true);
+      record.setUint8(o + 10, stageIndex.get(r.stage)!);
+      record.setUint8(o + 11, 1);
+    });
+    writeSync(this.codesFd, codes, 0, codes.length, run[0]!.seq * d);
+    writeSync(this.metaFd, meta, 0, meta.length, run[0]!.seq * META_BYTES);
   }
 
   /** Writer side: zeroes the codes and the record of removed points (erasure leaves nothing behind). */
