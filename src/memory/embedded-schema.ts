@@ -7,7 +7,7 @@ import type { MemoryPayload, MemoryStage } from "./memory-store";
  *
  * `points` holds each event's payload, Float32 vector and stemmed keyword terms; a customer's
  * points are read through `points_customer` (per-customer search and listing scan exactly
- * that customer's rows). `points_fts` (FTS5, contentless, secure-delete) indexes the terms for
+ * that customer's rows). `points_fts` (FTS5, contentless, doc ids only, secure-delete; a row is deleted with its stored terms) indexes the terms for
  * global keyword search and document frequencies; `customers` holds each customer's
  * recency-weighted vector, versioned so processes refresh their cache of directions; the
  * Int8 codes for global search live beside the file (vector-file.ts).
@@ -56,7 +56,7 @@ const V3_TABLES = `
   CREATE INDEX IF NOT EXISTS customers_version ON customers (version);
   CREATE TABLE IF NOT EXISTS types (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
   CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL);
-  CREATE VIRTUAL TABLE IF NOT EXISTS points_fts USING fts5 (terms, content='', contentless_delete=1, tokenize='unicode61');
+  CREATE VIRTUAL TABLE IF NOT EXISTS points_fts USING fts5 (terms, content='', detail=none, tokenize='unicode61');
   CREATE VIRTUAL TABLE IF NOT EXISTS points_vocab USING fts5vocab (points_fts, 'row');
 `;
 

@@ -145,7 +145,7 @@ export class EmbeddedStore implements MemoryStore {
         if (!row) {
           // Redelivery: replace the row under a fresh seq so readers of the feed see it as new.
           const old = s.deleteById.get(id)!;
-          s.ftsDelete.run(old.seq);
+          s.ftsDelete.run(old.seq, old.terms);
           s.change.run(highWater, "remove", old.seq, null, null, now);
           removed.push(old.seq);
           change(old.customer_id, floats(old.vector, this.meta.dimensions), old.ts, -1);
@@ -244,7 +244,7 @@ export class EmbeddedStore implements MemoryStore {
     this.write((db) => {
       const s = statements(db);
       const rows = db.query<{ seq: number; terms: string }, [string]>("SELECT seq, terms FROM points WHERE customer_id = ?").all(customerId);
-      for (const r of rows) s.ftsDelete.run(r.seq);
+      for (const r of rows) s.ftsDelete.run(r.seq, r.terms);
       removed = db.query("DELETE FROM points WHERE customer_id = ?").run(customerId).changes;
       this.vectors!.erase(rows.map((r) => r.seq));
       this.updateCustomers(db, [customerId], (cvs) => Object.assign(cvs.get(customerId)!, emptyCustomerVector(this.meta.dimensions, 0)));
@@ -547,7 +547,8 @@ function statements(db: Database) {
       "DELETE FROM points WHERE id = ? RETURNING seq, customer_id, ts, vector, terms",
     ),
     ftsInsert: db.query<never, [number, string]>("INSERT INTO points_fts (rowid, terms) VALUES (?, ?)"),
-    ftsDelete: db.query<never, [number]>("DELETE FROM points_fts WHERE rowid = ?"),
+    // A contentless index forgets a row only when told its terms (kept in points.terms).
+    ftsDelete: db.query<never, [number, string]>("INSERT INTO points_fts (points_fts, rowid, terms) VALUES ('delete', ?, ?)"),
     change: db.query<never, [number, string, number | null, string | null, string | null, number]>(
       "INSERT INTO changes (after_point, op, point, customer_id, to_id, at) VALUES (?, ?, ?, ?, ?, ?)",
     ),
