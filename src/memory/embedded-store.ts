@@ -61,8 +61,12 @@ const CANDIDATES_PER_HIT = 4;
 const EXTRA_CANDIDATES = 20;
 const MAX_CANDIDATES = 20_000;
 const DF_CACHE_MS = 30_000;
-/** Query terms in more than this share of points find no candidates (their idf is near 0 anyway). */
+/**
+ * Query terms in more than this share of (and at least COMMON_TERM_MIN) points find no
+ * candidates: ranking a posting list that long costs tens of milliseconds, for an idf near 0.
+ */
 const COMMON_TERM_SHARE = 0.1;
+const COMMON_TERM_MIN = 1000;
 
 type ScoredRow = { seq: number; score: number };
 type CandidateRow = { seq: number; customer_id: string; vector: Uint8Array; terms: string; alive?: number };
@@ -320,7 +324,7 @@ export class EmbeddedStore implements MemoryStore {
   /** Points holding any query term, best BM25 first (FTS5's ranking), that pass the filter. */
   private keywordCandidates(db: Database, words: string[], filter: MemoryFilter, wanted: number): number[] {
     const stats = this.corpusStats(db);
-    const rare = [...new Set(words)].filter((w) => stats.documentFrequency(w) <= Math.max(1, COMMON_TERM_SHARE * stats.documents));
+    const rare = [...new Set(words)].filter((w) => stats.documentFrequency(w) <= Math.max(COMMON_TERM_MIN, COMMON_TERM_SHARE * stats.documents));
     if (rare.length === 0) return [];
     const match = rare.map((w) => `"${w.replaceAll('"', '""')}"`).join(" OR ");
     const seqs = db
