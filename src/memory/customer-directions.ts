@@ -19,16 +19,18 @@ export class CustomerDirections {
     this.matrix = new Float32Array(1024 * dimensions);
   }
 
-  refresh(db: Database): void {
+  /** Applies up to `maxRows` changed customers; returns whether it is up to date. */
+  refresh(db: Database, maxRows = Number.MAX_SAFE_INTEGER): boolean {
     const rows = db
-      .query<CustomerRow, [number]>("SELECT customer_id, weight, sum, version FROM customers WHERE version > ? ORDER BY version")
-      .all(this.version);
+      .query<CustomerRow, [number, number]>("SELECT customer_id, weight, sum, version FROM customers WHERE version > ? ORDER BY version LIMIT ?")
+      .all(this.version, maxRows);
     for (const r of rows) {
       const direction = customerDirection({ weight: r.weight, refTs: 0, sum: new Float64Array(r.sum.slice().buffer) });
       if (direction) this.put(r.customer_id, direction);
       else this.remove(r.customer_id);
       this.version = r.version;
     }
+    return rows.length < maxRows;
   }
 
   similar(customerId: string, k: number): { customerId: string; score: number }[] {

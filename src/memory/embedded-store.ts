@@ -61,6 +61,7 @@ const CANDIDATES_PER_HIT = 4;
 const EXTRA_CANDIDATES = 20;
 const MAX_CANDIDATES = 20_000;
 const DF_CACHE_MS = 30_000;
+const WARM_CUSTOMERS_PER_TICK = 2_000;
 /**
  * Query terms in more than this share of (and at least COMMON_TERM_MIN) points find no
  * candidates: ranking a posting list that long costs tens of milliseconds, for an idf near 0.
@@ -117,6 +118,23 @@ export class EmbeddedStore implements MemoryStore {
     }
     this.db = db;
     this.vectors ??= new VectorFile(this.path, this.meta.dimensions);
+    this.warmDirections();
+  }
+
+  /**
+   * Loads the customers' behaviour vectors in the background, a slice per tick, so the first
+   * similar-customers call does not pay for all of them and opening never waits for it.
+   */
+  private warmDirections(): void {
+    const step = () => {
+      if (!this.db) return;
+      try {
+        if (!this.directions.refresh(this.db, WARM_CUSTOMERS_PER_TICK)) setTimeout(step, 0);
+      } catch {
+        // A busy or closed database: similarCustomers loads what is missing itself.
+      }
+    };
+    setTimeout(step, 0);
   }
 
   async upsert(points: MemoryPoint[]): Promise<void> {
