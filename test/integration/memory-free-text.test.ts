@@ -13,7 +13,7 @@ import type { Embedder } from "../../src/embeddings/embedder";
 import { createMemoryStore } from "../../src/memory/create-memory-store";
 import type { SearchMode } from "../../src/memory/keyword-score";
 import type { MemoryStore } from "../../src/memory/memory-store";
-import { pointId } from "../../src/memory/point-id";
+import { eventPoint } from "../../src/memory/event-point";
 import { TEST_MODEL_CACHE_DIR } from "../support/test-config";
 
 /**
@@ -44,14 +44,7 @@ beforeAll(async () => {
   const texts = events.map((e) => renderEventText(e.event));
   const vectors = await embedder.embed(texts);
   events.forEach((e, i) => textOf.set(e.event.messageId, texts[i]!));
-  await store.upsert(
-    events.map(({ customerId, event }, i) => ({
-      id: pointId(event.messageId),
-      customerId,
-      vector: vectors[i]!,
-      payload: { messageId: event.messageId, type: event.type, event: event.name, stage: event.stage, ts: event.ts, text: texts[i]! },
-    })),
-  );
+  await store.upsert(events.map(({ customerId, event }, i) => eventPoint(customerId, event, texts[i]!, vectors[i]!)));
 }, 120_000);
 afterAll(async () => {
   await store.close();
