@@ -1,7 +1,7 @@
 # Lifeline API and workers: one image, the command picks the process.
 FROM oven/bun:1.2-debian AS deps
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 RUN bun install --production --frozen-lockfile || bun install --production
 
 FROM oven/bun:1.2-debian

@@ -1,10 +1,15 @@
 /**
- * Embedded memory store at scale: upsert throughput, per-customer and global search latency,
- * recall of the global search against a JS brute-force baseline (also timed), RSS.
+ * Embedded memory store at scale, per process: the writer (upserts, then searches), a fresh
+ * reader process (open time, searches) and a second reader beside it, each with its RSS
+ * (anonymous = private, file = shared mapped pages) against the same process's RSS before
+ * opening the memory. Same-run baselines: a bare SQLite insert of the same rows (upsert),
+ * a JS brute-force scan (global search, and the exact answers recall@10 is measured against).
+ * Records the machine's load before and after, since the machine is shared.
  *   bun bench/memory.bench.ts [--points 200000,1000000] [--customers 20000] [--queries 200]
  * Writes bench/results/memory.json.
  */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -19,8 +24,10 @@ const { values: args } = parseArgs({
     customers: { type: "string", default: "20000" },
     queries: { type: "string", default: "200" },
     "baseline-queries": { type: "string", default: "30" },
-    /** Internal: measure a reopen of this data folder in a fresh process (clean RSS). */
-    reopen: { type: "string" },
+    /** Internal: measure a reader process on this data folder (fresh RSS, open time). */
+    reader: { type: "string" },
+    /** Internal: how many points the reader should see. */
+    expect: { type: "string" },
   },
 });
 const SIZES = args.points.split(",").map(Number).sort((a, b) => a - b);
@@ -76,20 +83,23 @@ function writeVector(out: Float32Array, offset: number, cluster: number, noise: 
 
 // The bench's own copy, for the brute-force baseline only.
 const maxPoints = SIZES[SIZES.length - 1]!;
-const all = new Float32Array(args.reopen ? 0 : maxPoints * D);
-const customerOf = new Int32Array(args.reopen ? 0 : maxPoints);
+const all = new Float32Array(args.reader ? 0 : maxPoints * D);
+const customerOf = new Int32Array(args.reader ? 0 : maxPoints);
 
-function makeBatch(from: number, to: number): MemoryPoint[] {
+/** Points [from, to); their vectors go into the bench's copy (`all`) unless `scratch` is given. */
+function makeBatch(from: number, to: number, scratch?: Float32Array): MemoryPoint[] {
   const batch: MemoryPoint[] = [];
   for (let i = from; i < to; i++) {
     const c = pickCustomer();
-    customerOf[i] = c;
-    writeVector(all, i * D, preferred[c * 3 + Math.floor(rand() * 3)]!, 0.6);
+    if (!scratch) customerOf[i] = c;
+    const target = scratch ?? all;
+    const at = scratch ? (i - from) * D : i * D;
+    writeVector(target, at, preferred[c * 3 + Math.floor(rand() * 3)]!, 0.6);
     const messageId = `m${i}`;
     batch.push({
       id: pointId(messageId),
       customerId: `cust-${c}`,
-      vector: all.subarray(i * D, (i + 1) * D),
+      vector: target.subarray(at, at + D),
       payload: {
         messageId,
         type: TYPES[Math.floor(rand() * TYPES.length)]!,
@@ -122,9 +132,22 @@ async function timeIt(n: number, run: (i: number) => Promise<unknown>): Promise<
   return { p50: at(0.5), p99: at(0.99), mean: round(ms.reduce((a, b) => a + b, 0) / ms.length) };
 }
 const round = (x: number) => Math.round(x * 1000) / 1000;
-const rssMb = () => {
+
+/** VmRSS split into private (anonymous) and shared file-backed pages, MB. */
+function memory(): { rssMb: number; anonMb: number; fileMb: number } {
   Bun.gc(true);
-  return Math.round(process.memoryUsage().rss / 1e6);
+  const status = readFileSync("/proc/self/status", "utf8");
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
+  return { rssMb: Math.round(kb("VmRSS") / 1024), anonMb: Math.round(kb("RssAnon") / 1024), fileMb: Math.round(kb("RssFile") / 1024) };
+}
+const beyond = (now: ReturnType<typeof memory>, base: ReturnType<typeof memory>) => ({
+  rssMb: now.rssMb - base.rssMb,
+  anonMb: now.anonMb - base.anonMb,
+  fileMb: now.fileMb - base.fileMb,
+});
+const load = () => {
+  const [one, five] = readFileSync("/proc/loadavg", "utf8").split(" ").map(Number);
+  return { loadAvg1m: one!, loadAvg5m: five!, cpus: navigator.hardwareConcurrency };
 };
 
 function bruteForce(q: Float32Array, n: number, k: number): number[] {
@@ -138,23 +161,32 @@ function bruteForce(q: Float32Array, n: number, k: number): number[] {
   return top.items;
 }
 
-async function measure(store: EmbeddedStore, n: number) {
+/** The searches every process runs (queries from the shared seed, so processes answer the same ones). */
+async function searches(store: EmbeddedStore) {
   const queries = Array.from({ length: QUERIES }, queryVector);
   const customers = Array.from({ length: QUERIES }, () => `cust-${Math.floor(rand() * CUSTOMERS)}`);
-  const perCustomer = await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, customerId: customers[i]!, limit: 10 }));
-  const heaviest = await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, customerId: "cust-0", limit: 10 }));
-  const perCustomerFiltered = await timeIt(QUERIES, (i) =>
-    store.search({ vector: queries[i]!, customerId: "cust-0", types: ["track"], stages: ["churn_signal"], limit: 10 }),
-  );
-  const global = await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, limit: 10 }));
-  const globalTypeFilter = await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, types: ["track"], limit: 10 }));
   const since = T0 + 300 * 86_400_000;
-  const globalNarrowFilter = await timeIt(QUERIES, (i) =>
-    store.search({ vector: queries[i]!, types: ["track"], stages: ["churn_signal"], since, limit: 10 }),
-  );
-  const searchCustomers = await timeIt(Math.min(QUERIES, 50), (i) => store.searchCustomers({ vector: queries[i]!, limit: 10, perCustomer: 3 }));
-  const similarCustomers = await timeIt(Math.min(QUERIES, 50), (i) => store.similarCustomers(customers[i]!, 10));
+  return {
+    queries,
+    perCustomer: await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, customerId: customers[i]!, limit: 10 })),
+    perCustomerHybrid: await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, text: `page ${i % 101}`, mode: "hybrid", customerId: customers[i]!, limit: 10 })),
+    heaviestCustomer: { points: await store.count("cust-0"), ...(await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, customerId: "cust-0", limit: 10 }))) },
+    perCustomerFiltered: await timeIt(QUERIES, (i) =>
+      store.search({ vector: queries[i]!, customerId: "cust-0", types: ["track"], stages: ["churn_signal"], limit: 10 }),
+    ),
+    listNewestFirst: await timeIt(QUERIES, (i) => store.list({ customerId: customers[i]!, limit: 10 })),
+    global: await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, limit: 10 })),
+    globalHybrid: await timeIt(Math.min(QUERIES, 50), (i) => store.search({ vector: queries[i]!, text: `page ${i % 101}`, mode: "hybrid", limit: 10 })),
+    globalTypeFilter: await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, types: ["track"], limit: 10 })),
+    globalNarrowFilter: await timeIt(QUERIES, (i) => store.search({ vector: queries[i]!, types: ["track"], stages: ["churn_signal"], since, limit: 10 })),
+    searchCustomers: await timeIt(Math.min(QUERIES, 50), (i) => store.searchCustomers({ vector: queries[i]!, limit: 10, perCustomer: 3 })),
+    similarCustomers: await timeIt(Math.min(QUERIES, 50), (i) => store.similarCustomers(customers[i]!, 10)),
+  };
+}
 
+async function measureWriter(store: EmbeddedStore, n: number) {
+  seed = 1_000_000 + n; // the readers replay this seed, so they answer the same queries
+  const { queries, ...latency } = await searches(store);
   let hits = 0;
   const baselineMs: number[] = [];
   for (let i = 0; i < BASELINE_QUERIES; i++) {
@@ -165,26 +197,54 @@ async function measure(store: EmbeddedStore, n: number) {
     hits += exact.filter((x) => got.has(x)).length;
   }
   baselineMs.sort((a, b) => a - b);
+  const bruteForceJs = { p50: round(baselineMs[Math.floor(baselineMs.length / 2)]!), max: round(baselineMs[baselineMs.length - 1]!) };
   return {
-    points: n,
-    perCustomer,
-    heaviestCustomer: { points: await store.count("cust-0"), ...heaviest },
-    perCustomerFiltered,
-    global,
-    globalTypeFilter,
-    globalNarrowFilter,
-    searchCustomers,
-    similarCustomers,
+    ...latency,
     recallAt10VsBruteForce: round(hits / (BASELINE_QUERIES * 10)),
-    bruteForceBaselineJs: { p50: round(baselineMs[Math.floor(baselineMs.length / 2)]!), max: round(baselineMs[baselineMs.length - 1]!) },
-    rssMbIncludingBenchCopy: rssMb(),
+    bruteForceBaselineJs: bruteForceJs,
+    globalP50VsBruteForce: round(latency.global.p50 / bruteForceJs.p50),
   };
+}
+
+/** Same-run upsert baseline: the same rows into a bare SQLite table (no index, no keyword index, no codes). */
+async function bareSqliteInsert(dir: string, n: number): Promise<number> {
+  const db = new Database(join(dir, "bare.sqlite"), { create: true, strict: true });
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  db.exec("CREATE TABLE points (seq INTEGER PRIMARY KEY AUTOINCREMENT, id BLOB UNIQUE, customer_id TEXT, message_id TEXT, type TEXT, event TEXT, stage TEXT, ts REAL, text TEXT, vector BLOB)");
+  const insert = db.query("INSERT INTO points (id, customer_id, message_id, type, event, stage, ts, text, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const saved = seed;
+  seed = 7;
+  let ms = 0;
+  for (let i = 0; i < n; i += BATCH) {
+    const batch = makeBatch(i, Math.min(n, i + BATCH), new Float32Array(BATCH * D));
+    const t = performance.now();
+    db.transaction(() => {
+      for (const p of batch) {
+        const v = p.vector;
+        insert.run(Buffer.from(p.id.replace(/-/g, ""), "hex"), p.customerId, p.payload.messageId, p.payload.type, p.payload.event, p.payload.stage, p.payload.ts, p.payload.text, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      }
+    }).immediate();
+    ms += performance.now() - t;
+  }
+  seed = saved;
+  db.close();
+  rmSync(join(dir, "bare.sqlite"), { force: true });
+  return Math.round(n / (ms / 1000));
+}
+
+function spawnReader(dataDir: string, points: number) {
+  return Bun.spawn([process.execPath, import.meta.path, "--reader", dataDir, "--expect", String(points), "--queries", String(QUERIES), "--customers", String(CUSTOMERS)], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
 }
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), "lifeline-memory-bench-"));
+  const loadBefore = load();
+  const writerBase = memory();
   const meta = { modelId: "bench-synthetic", dimensions: D };
-  let store = await openEmbeddedStore({ dataDir, ...meta });
+  const store = await openEmbeddedStore({ dataDir, ...meta });
   const stages = [];
   let inserted = 0;
   let upsertMs = 0;
@@ -197,51 +257,74 @@ async function main() {
       inserted += batch.length;
     }
     const upsertPointsPerSecond = Math.round(inserted / (upsertMs / 1000));
-    console.log(`${inserted} points: upsert ${upsertPointsPerSecond} points/s`);
-    const stage = { upsertPointsPerSecond, ...(await measure(store, inserted)) };
+    const bare = await bareSqliteInsert(dataDir, Math.min(inserted, 100_000));
+    console.log(`${inserted} points: upsert ${upsertPointsPerSecond} points/s (bare SQLite insert ${bare} points/s)`);
+    const writer = await measureWriter(store, inserted);
+    const writerMemory = { base: writerBase, now: memory(), note: "includes the bench's own Float32 copy of every vector for the brute-force baseline" };
+    // Two readers at once, as the API and a second worker would be.
+    const readers = [spawnReader(dataDir, inserted), spawnReader(dataDir, inserted)];
+    const readerResults = await Promise.all(readers.map(async (r) => JSON.parse(await new Response(r.stdout).text())));
+    const stage = {
+      points: inserted,
+      upsert: { pointsPerSecond: upsertPointsPerSecond, bareSqliteInsertPointsPerSecond: bare, ratioVsBare: round(upsertPointsPerSecond / bare) },
+      writer: { ...writer, memory: writerMemory },
+      readers: readerResults,
+    };
     console.log(JSON.stringify(stage, null, 1));
     stages.push(stage);
   }
 
   // Redelivery: the same 10k points again (at-least-once delivery) must not duplicate.
   const before = await store.count();
-  const again = makeBatch(0, 10_000).map((p, i) => ({ ...p, id: pointId(`m${i}`), payload: { ...p.payload, messageId: `m${i}` } }));
-  let t = performance.now();
+  seed = 42;
+  const again = makeBatch(0, 10_000, new Float32Array(10_000 * D));
+  const t = performance.now();
   for (let i = 0; i < again.length; i += BATCH) await store.upsert(again.slice(i, i + BATCH));
   const redeliveryPointsPerSecond = Math.round(again.length / ((performance.now() - t) / 1000));
   const countAfterRedelivery = await store.count();
-
+  const erasureStart = performance.now();
+  const erased = await store.deleteCustomer("cust-1");
+  const erasureMs = Math.round(performance.now() - erasureStart);
   await store.close();
-  const child = Bun.spawnSync([process.execPath, import.meta.path, "--reopen", dataDir, "--queries", String(QUERIES)], { stderr: "inherit" });
-  const reopen = JSON.parse(child.stdout.toString());
   rmSync(dataDir, { recursive: true, force: true });
 
   const result = {
     date: new Date().toISOString(),
-    machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version },
+    machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version, loadBefore, loadAfter: load() },
     workload: { dimensions: D, customers: CUSTOMERS, clusters: CLUSTERS, batch: BATCH, queries: QUERIES },
-    globalIndex: "exact native SIMD scan (usearch exactSearch, 1 thread) over 16k-row Float32Array chunks, top-k merged in JS",
+    design:
+      "per-customer: exact scan of the customer's SQLite rows; global: shared memory-mapped Int8 codes, native SIMD inner-product scan (usearch exactSearch, 1 thread), best 4k+20 rescored exactly from SQLite; keyword: FTS5 + BM25",
     stages,
     redelivery: { points: again.length, pointsPerSecond: redeliveryPointsPerSecond, countBefore: before, countAfter: countAfterRedelivery },
-    reopenInFreshProcess: reopen,
+    erasure: { points: erased, ms: erasureMs },
   };
-  console.log(JSON.stringify({ redelivery: result.redelivery, reopenInFreshProcess: reopen }, null, 1));
+  console.log(JSON.stringify({ machine: result.machine, redelivery: result.redelivery, erasure: result.erasure }, null, 1));
   mkdirSync(join(import.meta.dir, "results"), { recursive: true });
   writeFileSync(join(import.meta.dir, "results", "memory.json"), JSON.stringify(result, null, 2) + "\n");
 }
 
-async function measureReopen(dataDir: string) {
+async function measureReader(dataDir: string, expected: number) {
+  const base = memory();
   const t = performance.now();
   const store = await openEmbeddedStore({ dataDir, modelId: "bench-synthetic", dimensions: D });
-  const openMs = Math.round(performance.now() - t);
-  const global = await timeIt(QUERIES, () => store.search({ vector: queryVector(), limit: 10 }));
-  const perCustomer = await timeIt(QUERIES, () =>
-    store.search({ vector: queryVector(), customerId: `cust-${Math.floor(rand() * CUSTOMERS)}`, limit: 10 }),
-  );
-  const result = { points: await store.count(), openMs, rssMb: rssMb(), global, perCustomer };
+  const openMs = round(performance.now() - t);
+  const afterOpen = memory();
+  const first = performance.now();
+  await store.search({ vector: queryVector(), limit: 10 });
+  const firstGlobalMs = round(performance.now() - first);
+  seed = 1_000_000 + expected;
+  const { queries: _, ...latency } = await searches(store);
+  const result = {
+    pid: process.pid,
+    points: await store.count(),
+    openMs,
+    firstGlobalSearchMs: firstGlobalMs,
+    memory: { base, afterOpen: beyond(afterOpen, base), afterSearches: beyond(memory(), base) },
+    ...latency,
+  };
   await store.close();
   console.log(JSON.stringify(result));
 }
 
-if (args.reopen) await measureReopen(args.reopen);
+if (args.reader) await measureReader(args.reader, Number(args.expect));
 else await main();

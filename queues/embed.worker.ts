@@ -3,7 +3,7 @@ import { renderEventText } from "../pipelines/render-text";
 import type { Embedder } from "../src/embeddings/embedder";
 import type { Logger } from "../src/log/logger";
 import type { MemoryPoint, MemoryStore } from "../src/memory/memory-store";
-import { pointId } from "../src/memory/point-id";
+import { eventPoint } from "../src/memory/event-point";
 import type { Identities } from "../src/profiles/identities";
 import { ANONYMOUS_PREFIX, isAnonymousCustomer } from "../src/profiles/profile-store";
 import type { RedisClient } from "../src/redis/connection";
@@ -56,12 +56,7 @@ export async function embedAndUpsert(jobs: EmbedItem[], d: EmbedDeps): Promise<E
   if (work.length) {
     const texts = work.map((w) => renderEventText(w.event));
     const vectors = await d.embedder.embed(texts);
-    const points: MemoryPoint[] = work.map(({ customerId, event }, i) => ({
-      id: pointId(event.messageId),
-      customerId,
-      vector: vectors[i]!,
-      payload: { messageId: event.messageId, type: event.type, event: event.name, stage: event.stage, ts: event.ts, text: texts[i]! },
-    }));
+    const points: MemoryPoint[] = work.map(({ customerId, event }, i) => eventPoint(customerId, event, texts[i]!, vectors[i]!));
     await (d.timeUpsert ? d.timeUpsert(() => d.memory.upsert(points)) : d.memory.upsert(points));
     await settleAfterUpsert([...new Set(work.map((w) => w.customerId))], d);
     d.log.debug({ points: points.length, jobs: jobs.length }, "embedded batch");

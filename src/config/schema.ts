@@ -92,7 +92,12 @@ export const configSchema = z
 
     QDRANT_URL: z.string().url().optional(),
     QDRANT_API_KEY: z.string().optional(),
-    EMBEDDINGS_PROVIDER: z.enum(["local", "openai"]).default("local"),
+    /** local: offline word vectors; openai: any OpenAI-compatible endpoint; onnx: a sentence model in LIFELINE_ONNX_MODEL_DIR. */
+    EMBEDDINGS_PROVIDER: z.enum(["local", "openai", "onnx"]).default("local"),
+    /** A folder with model.onnx (or onnx/model.onnx) and tokenizer.json or vocab.txt (a WordPiece/BERT-family sentence model). */
+    LIFELINE_ONNX_MODEL_DIR: z.string().optional(),
+    /** Tokens per text the ONNX model sees (longer texts are cut). */
+    LIFELINE_ONNX_MAX_TOKENS: positiveInt(256),
     OPENAI_BASE_URL: z.string().url().optional(),
     OPENAI_API_KEY: z.string().optional(),
     LIFELINE_LLM_MODEL: z.string().default("gpt-4o-mini"),
@@ -142,6 +147,8 @@ export const configSchema = z
           ctx.addIssue({ code: "custom", path: [name], message: `a key is also listed in ${other}; each role needs its own keys` });
         owner.set(key, name);
       }
+    if (c.EMBEDDINGS_PROVIDER === "onnx" && !c.LIFELINE_ONNX_MODEL_DIR)
+      ctx.addIssue({ code: "custom", path: ["LIFELINE_ONNX_MODEL_DIR"], message: "EMBEDDINGS_PROVIDER=onnx needs the folder of the model (model.onnx and tokenizer.json)" });
     if (c.EMBEDDINGS_PROVIDER === "openai" && !c.OPENAI_API_KEY && !c.OPENAI_BASE_URL)
       ctx.addIssue({ code: "custom", path: ["OPENAI_BASE_URL"], message: "EMBEDDINGS_PROVIDER=openai needs OPENAI_BASE_URL or OPENAI_API_KEY" });
   });

@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import { createRequire } from "node:module";
+import { removeCommonDirections } from "./all-but-the-top";
 import { isVocabularyWord } from "./tokenise";
 import { encodeWordVectors, quantise, writeFileAtomically, type WordVectors } from "./word-vectors-file";
 
@@ -12,6 +13,8 @@ export type ConvertWinkVectorsOptions = {
   sourcePath?: string;
   /** Read size; the converter never holds more than about one chunk of the source. */
   chunkBytes?: number;
+  /** Removes the mean and this many top principal components (all-but-the-top.ts); unset keeps the vectors as they are. */
+  removedComponents?: number;
 };
 
 export type ConvertWinkVectorsResult = { words: number; dimensions: number; sourceSize: number; durationMs: number };
@@ -32,6 +35,7 @@ export async function convertWinkVectors(opts: ConvertWinkVectorsOptions): Promi
   }
   stream.destroy();
   const wv = parser.result();
+  if (opts.removedComponents !== undefined) removeCommonDirections(wv.vectors, wv.dimensions, opts.removedComponents);
   await writeFileAtomically(opts.targetPath, encodeWordVectors(quantise(wv)));
   return { words: wv.words.length, dimensions: wv.dimensions, sourceSize: wv.sourceSize, durationMs: performance.now() - started };
 }

@@ -1,6 +1,7 @@
 import type { Config } from "../config/schema";
 import type { Embedder } from "./embedder";
 import { createLocalEmbedder, DEFAULT_LOCAL_VOCAB_SIZE } from "./local-model";
+import { createOnnxEmbedder } from "./onnx-model";
 import { createOpenAICompatibleEmbedder, type EmbedOutcome } from "./openai-compatible";
 
 /** Overrides of the config's embedding settings; each names the env variable it overrides. */
@@ -28,6 +29,8 @@ const knownDimensions: Record<string, number> = {
 const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
 export async function createEmbedder(config: Config, opts: EmbedderSettings = {}): Promise<Embedder> {
+  if (config.EMBEDDINGS_PROVIDER === "onnx")
+    return createOnnxEmbedder({ modelDir: config.LIFELINE_ONNX_MODEL_DIR!, maxTokens: config.LIFELINE_ONNX_MAX_TOKENS, batchSize: opts.batchSize ?? config.LIFELINE_EMBEDDING_BATCH_SIZE });
   if (config.EMBEDDINGS_PROVIDER === "local")
     return createLocalEmbedder({ dataDir: config.LIFELINE_MODEL_CACHE_DIR ?? config.LIFELINE_DATA_DIR, vocabSize: opts.localVocabSize ?? config.LIFELINE_LOCAL_VOCAB_SIZE ?? DEFAULT_LOCAL_VOCAB_SIZE });
   const model = config.LIFELINE_EMBEDDING_MODEL;

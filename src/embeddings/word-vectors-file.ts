@@ -15,9 +15,10 @@ export type WordVectors = RankedWords & { vectors: Float32Array };
 export type QuantisedWordVectors = RankedWords & { scales: Float32Array; codes: Int8Array };
 
 // Layout (little-endian): u32 × 6 header, UTF-8 words joined by "\n" padded to 4 bytes,
-// u32 ranks, f32 scales, i8 codes. Bump FORMAT_VERSION when the layout or the word selection changes.
+// u32 ranks, f32 scales, i8 codes. Bump FORMAT_VERSION when the layout, the word selection or the
+// vectors' transformation changes (3: all-but-the-top).
 const MAGIC = 0x5657_4c4c; // "LLWV"
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 const HEADER_BYTES = 24;
 
 export function quantise(wv: WordVectors): QuantisedWordVectors {

@@ -24,8 +24,8 @@ export function memoryRetrieval(memory: MemoryStore, embedder: Embedder, profile
   }
 
   return async (profile, churn) => {
-    const vector = await queryVector([RISK_WORDS, ...churn.drivers.map((d) => d.reason)].join(". "));
-    const hits = await memory.search({ vector, customerId: profile.customerId, limit: 8 });
+    const text = [RISK_WORDS, ...churn.drivers.map((d) => d.reason)].join(". ");
+    const hits = await memory.search({ vector: await queryVector(text), text, mode: "hybrid", customerId: profile.customerId, limit: 8 });
     const relevantEvents = hits.map((h) => ({ ts: h.payload.ts, text: h.payload.text, stage: h.payload.stage, messageId: h.payload.messageId }));
 
     const similar = await memory.similarCustomers(profile.customerId, 10);

@@ -5,21 +5,22 @@ import type { MemoryPayload, MemoryStage } from "./memory-store";
 /**
  * The embedded memory's SQLite file, shared by every Lifeline process on the data folder.
  *
- * `points.seq` is AUTOINCREMENT and every upsert inserts a fresh row (a redelivered id deletes
- * its old row first), so "rows with seq > my cursor" is exactly what another process has not
- * seen yet. What a new row cannot say (a row was replaced, a customer was erased or stitched
- * into another) goes to `changes`, each tagged with the points high-water mark at its commit:
- * a reader replays points up to that mark, then the change, in one snapshot, and ends with the
- * same memory as the writer.
+ * `points` holds each event's payload, Float32 vector and stemmed keyword terms; a customer's
+ * points are read through `points_customer` (per-customer search and listing scan exactly
+ * that customer's rows). `points_fts` (FTS5, contentless, doc ids only, secure-delete; a row is deleted with its stored terms) indexes the terms for
+ * global keyword search and document frequencies; `customers` holds each customer's
+ * recency-weighted vector, versioned so processes refresh their cache of directions; the
+ * Int8 codes for global search live beside the file (vector-file.ts).
  *
- * There is no index on customer_id: each random insert into one would dirty another page per
- * point. Erasure and stitching find a customer's rows by seq in the writer's slab instead,
- * which inside the write transaction (after catching up) is exactly what the file holds.
+ * `points.seq` is AUTOINCREMENT and every upsert inserts a fresh row (a redelivered id deletes
+ * its old row first), so "rows with seq > my cursor" is exactly what a reader has not seen.
+ * What a new row cannot say (a row was replaced, a customer was erased or stitched into
+ * another) goes to `changes`, each tagged with the points high-water mark at its commit, so
+ * `bun run reembed` can copy a live memory and replay what happened meanwhile.
  */
-export const SCHEMA_VERSION = "2";
+export const SCHEMA_VERSION = "3";
 
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+const POINTS = `
   CREATE TABLE IF NOT EXISTS points (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id BLOB NOT NULL UNIQUE,
@@ -30,8 +31,12 @@ const SCHEMA = `
     stage TEXT NOT NULL,
     ts REAL NOT NULL,
     text TEXT NOT NULL,
-    vector BLOB NOT NULL
-  );
+    vector BLOB NOT NULL,
+    terms TEXT NOT NULL DEFAULT ''
+  );`;
+
+const V3_TABLES = `
+  CREATE INDEX IF NOT EXISTS points_customer ON points (customer_id, ts);
   CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     after_point INTEGER NOT NULL,
@@ -41,9 +46,27 @@ const SCHEMA = `
     to_id TEXT,
     at REAL NOT NULL
   );
+  CREATE TABLE IF NOT EXISTS customers (
+    customer_id TEXT PRIMARY KEY,
+    weight REAL NOT NULL,
+    ref_ts REAL NOT NULL,
+    sum BLOB NOT NULL,
+    version INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS customers_version ON customers (version);
+  CREATE TABLE IF NOT EXISTS types (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+  CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL NOT NULL);
+  CREATE VIRTUAL TABLE IF NOT EXISTS points_fts USING fts5 (terms, content='', detail=none, tokenize='unicode61');
+  CREATE VIRTUAL TABLE IF NOT EXISTS points_vocab USING fts5vocab (points_fts, 'row');
 `;
 
-// Version 1 kept ids as uuid text and reused rowids; copy it into the version 2 layout once.
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  ${POINTS}
+  ${V3_TABLES}
+`;
+
+// Version 1 kept ids as uuid text and reused rowids; copy it into the current layout once.
 const MIGRATE_FROM_V1 = `
   ALTER TABLE points RENAME TO points_v1;
   DROP INDEX IF EXISTS points_customer_id;
@@ -52,6 +75,12 @@ const MIGRATE_FROM_V1 = `
     SELECT seq, unhex(replace(id, '-', '')), customer_id, message_id, type, event, stage, ts, text, vector
     FROM points_v1 ORDER BY seq;
   DROP TABLE points_v1;
+`;
+
+// Version 2 lacked terms, customer vectors and the keyword index; the store fills them (`derived`).
+const MIGRATE_FROM_V2 = `
+  ALTER TABLE points ADD COLUMN terms TEXT NOT NULL DEFAULT '';
+  ${V3_TABLES}
 `;
 
 /** Changes older than this are pruned; a process that fell further behind reloads everything. */
@@ -76,10 +105,13 @@ function migrate(db: Database): void {
   db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   const version = db.query<{ value: string }, []>("SELECT value FROM meta WHERE key = 'schema'").get()?.value;
   if (version === SCHEMA_VERSION) return;
-  const hasV1 =
-    version === undefined &&
-    db.query<{ n: number }, []>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'points'").get()!.n > 0;
-  db.exec(hasV1 ? MIGRATE_FROM_V1 : SCHEMA);
+  const hasPoints = db.query<{ n: number }, []>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'points'").get()!.n > 0;
+  if (version === "2") db.exec(MIGRATE_FROM_V2);
+  else db.exec(version === undefined && hasPoints ? MIGRATE_FROM_V1 : SCHEMA);
+  // Erased customers' words leave the keyword index at once, not at its next merge (persistent).
+  db.exec("INSERT INTO points_fts (points_fts, rank) VALUES ('secure-delete', 1)");
+  // Terms, customer vectors and codes of migrated points are filled by the store on open.
+  if (hasPoints) writeMeta(db, "derived", "pending");
   db.query("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
 }
 
@@ -98,8 +130,6 @@ export type FeedChange =
   | { seq: number; op: "reassign"; customerId: string; toId: string }
   | { seq: number; op: "delete"; customerId: string };
 
-/** [seq, customerId, type, stage, ts, vector bytes] */
-export type VectorRow = [number, string, string, MemoryStage, number, Uint8Array];
 export type PayloadRow = { seq: number; id: string; customerId: string; payload: MemoryPayload };
 
 export type FeedStep<Row> =
@@ -150,16 +180,6 @@ function toChange(row: ChangeRow): FeedChange {
 }
 
 export type PointReader<Row> = ((db: Database, after: number, until: number, limit: number) => Row[]) & { seqOf: (row: Row) => number };
-
-export const readVectorRows: PointReader<VectorRow> = Object.assign(
-  (db: Database, after: number, until: number, limit: number) =>
-    db
-      .query<VectorRow, [number, number, number]>(
-        "SELECT seq, customer_id, type, stage, ts, vector FROM points WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-      )
-      .values(after, until, limit) as unknown as VectorRow[],
-  { seqOf: (row: VectorRow) => row[0] },
-);
 
 type PayloadDbRow = {
   seq: number;

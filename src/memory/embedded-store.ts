@@ -1,30 +1,21 @@
-import { Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
+import { Database, type SQLQueryBindings } from "bun:sqlite";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MemoryMismatchError } from "../errors/memory-mismatch-error";
-import { normalised, type CustomerVector } from "./customer-vector";
-import {
-  feedStep,
-  openMemoryDatabase,
-  PAYLOAD_COLUMNS,
-  pointsHighWater,
-  pruneChanges,
-  readMeta,
-  readVectorRows,
-  startCursor,
-  toPayloadRow,
-  writeMeta,
-  type FeedChange,
-  type FeedCursor,
-  type VectorRow,
-} from "./embedded-schema";
+import { CustomerDirections } from "./customer-directions";
+import { applyEvent, emptyCustomerVector, mergeCustomerVector, normalised, type CustomerVector } from "./customer-vector";
+import { openMemoryDatabase, PAYLOAD_COLUMNS, pointsHighWater, pruneChanges, readMeta, toPayloadRow, writeMeta } from "./embedded-schema";
+import { bm25, combinedScore, keywordTerms, type CorpusStats, type SearchMode } from "./keyword-score";
 import {
   DEFAULT_HALF_LIFE_MS,
   mismatchMessage,
   type CustomerHit,
   type CustomerSearch,
   type CustomerVectorOptions,
+  type MemoryEvent,
+  type MemoryFilter,
   type MemoryHit,
+  type MemoryList,
   type MemoryMeta,
   type MemoryPoint,
   type MemorySearch,
@@ -32,7 +23,24 @@ import {
   type SimilarCustomer,
 } from "./memory-store";
 import { uuidToBytes } from "./point-id";
-import { VectorSlab, type SlotHit } from "./vector-slab";
+import { TopK } from "./top-k";
+import { VectorFile, type VectorFileRow } from "./vector-file";
+import {
+  addCounter,
+  bytes,
+  countTerms,
+  dataVersion,
+  dot,
+  fetchCandidates,
+  filterSql,
+  floats,
+  hasFilter,
+  lastChange,
+  readCounter,
+  splitTerms,
+  statements,
+  type CandidateRow,
+} from "./embedded-sql";
 
 export type EmbeddedStoreOptions = CustomerVectorOptions & {
   /** Lifeline's data folder; the memory lives in `<dataDir>/memory/<fileName>`. */
@@ -41,11 +49,6 @@ export type EmbeddedStoreOptions = CustomerVectorOptions & {
   dimensions: number;
   /** @defaultValue the file named in `<dataDir>/memory/CURRENT`, else "memory.sqlite" */
   fileName?: string;
-  /**
-   * How often to look for other processes' writes while idle; every search also looks first.
-   * @defaultValue 50
-   */
-  syncIntervalMs?: number;
 };
 
 export const MEMORY_FILE = "memory.sqlite";
@@ -65,34 +68,54 @@ export function switchMemoryFile(dataDir: string, fileName: string): void {
   writeFileSync(join(dir, "CURRENT.tmp"), `${fileName}\n`);
   renameSync(join(dir, "CURRENT.tmp"), join(dir, "CURRENT"));
 }
-const LOAD_PAGE_ROWS = 20_000;
-const PRUNE_EVERY_CHANGES = 1024;
 
-type SlabOp = { kind: "put"; seq: number; point: MemoryPoint; unit: Float32Array } | { kind: "remove"; seq: number };
+const PRUNE_EVERY_CHANGES = 1024;
+const REPLACED_CHECK_MS = 1000;
+const DERIVE_PAGE_ROWS = 20_000;
+// Global search rescores this many Int8 candidates per wanted hit exactly (recall vs cost).
+const CANDIDATES_PER_HIT = 4;
+const EXTRA_CANDIDATES = 20;
+const MAX_CANDIDATES = 20_000;
+const DF_CACHE_MS = 30_000;
+const WARM_CUSTOMERS_PER_TICK = 2_000;
+/**
+ * Query terms in more than this share of (and at least COMMON_TERM_MIN) points find no
+ * candidates: ranking a posting list that long costs tens of milliseconds, for an idf near 0.
+ */
+const COMMON_TERM_SHARE = 0.1;
+const COMMON_TERM_MIN = 1000;
+
+type ScoredRow = { seq: number; score: number };
 
 /**
- * The no-server memory: SQLite (WAL) is the durable, idempotent record shared by every process
- * on the data folder; each process keeps an in-memory slab built from it that answers every
- * search exactly (see vector-slab.ts), and tails the file (embedded-schema.ts) so writes from
- * other processes are applied before its next answer.
+ * The no-server memory, held once per machine: SQLite (WAL) is the durable, idempotent record
+ * shared by every process on the data folder, and every search reads it or the shared
+ * memory-mapped codes beside it (vector-file.ts), so no process keeps a copy of the vectors
+ * and another process's writes are visible to the next search. Per-customer search scans that
+ * customer's rows exactly; global search scans the Int8 codes natively and rescores the best
+ * candidates exactly; keyword scores are BM25 over stemmed terms (keyword-score.ts).
  */
 export class EmbeddedStore implements MemoryStore {
   readonly meta: MemoryMeta;
   readonly path: string;
   readonly fileName: string;
   private db?: Database;
-  private slab: VectorSlab;
-  private cursor: FeedCursor = { point: 0, change: 0 };
-  private dataVersion = -1;
+  private vectors?: VectorFile;
+  private directions: CustomerDirections;
+  private directionsDataVersion = -1;
+  private readonly typeIds = new Map<string, number>();
   private replacedBy?: string;
-  private timer?: ReturnType<typeof setInterval>;
-  private statements?: ReturnType<typeof prepare>;
+  private replacedCheckedAt = 0;
+  private readonly halfLifeMs: number;
+  private readonly dfCache = new Map<string, number>();
+  private dfCachedAt = 0;
 
   constructor(private readonly options: EmbeddedStoreOptions) {
     this.meta = { modelId: options.modelId, dimensions: options.dimensions };
     this.fileName = options.fileName ?? currentMemoryFile(options.dataDir);
     this.path = join(options.dataDir, "memory", this.fileName);
-    this.slab = this.emptySlab();
+    this.halfLifeMs = options.halfLifeMs ?? DEFAULT_HALF_LIFE_MS;
+    this.directions = new CustomerDirections(options.dimensions);
   }
 
   async init(): Promise<void> {
@@ -100,152 +123,400 @@ export class EmbeddedStore implements MemoryStore {
     mkdirSync(join(this.options.dataDir, "memory"), { recursive: true });
     const db = openMemoryDatabase(this.path);
     try {
-      db.transaction(() => this.checkMeta(db)).immediate();
+      db.transaction(() => {
+        this.checkMeta(db);
+        this.deriveIfNeeded(db);
+      }).immediate();
     } catch (err) {
       db.close();
       throw err;
     }
     this.db = db;
-    this.statements = prepare(db);
-    this.reload();
-    this.timer = setInterval(() => this.syncQuietly(), this.options.syncIntervalMs ?? 50);
-    this.timer.unref?.();
+    this.vectors ??= new VectorFile(this.path, this.meta.dimensions);
+    this.warmDirections();
   }
 
-  /** Applies every write other processes have committed; searches do this themselves. */
-  async refresh(): Promise<void> {
-    this.sync();
+  /**
+   * Loads the customers' behaviour vectors in the background, a slice per tick, so the first
+   * similar-customers call does not pay for all of them and opening never waits for it.
+   */
+  private warmDirections(): void {
+    const step = () => {
+      if (!this.db) return;
+      try {
+        if (!this.directions.refresh(this.db, WARM_CUSTOMERS_PER_TICK)) setTimeout(step, 0);
+      } catch {
+        // A busy or closed database: similarCustomers loads what is missing itself.
+      }
+    };
+    setTimeout(step, 0);
   }
 
   async upsert(points: MemoryPoint[]): Promise<void> {
     for (const point of points) this.checkDimensions(point.vector);
-    const unit = points.map((p) => normalised(p.vector));
-    const s = this.statements!;
-    const ops: SlabOp[] = [];
-    const cursor = this.write(() => {
-      const highWater = pointsHighWater(this.db!);
+    if (points.length === 0) return;
+    const units = points.map((p) => normalised(p.vector));
+    const terms = points.map((p) => keywordTerms(p.payload.text));
+    this.write((db) => {
+      const s = statements(db);
       const now = Date.now();
-      let change = this.cursor.change;
-      let point = highWater;
+      const highWater = pointsHighWater(db);
+      const fileRows: VectorFileRow[] = [];
+      const removed: number[] = [];
+      const customerChanges = new Map<string, Array<{ vector: ArrayLike<number>; ts: number; sign: 1 | -1 }>>();
+      const change = (customerId: string, vector: ArrayLike<number>, ts: number, sign: 1 | -1) => {
+        let list = customerChanges.get(customerId);
+        if (!list) customerChanges.set(customerId, (list = []));
+        list.push({ vector, ts, sign });
+      };
+      let pointDelta = 0;
+      let termDelta = 0;
       points.forEach((p, i) => {
-        const v = unit[i]!;
+        const v = units[i]!;
         const id = uuidToBytes(p.id);
         const args = [
           id, p.customerId, p.payload.messageId, p.payload.type, p.payload.event, p.payload.stage, p.payload.ts,
-          p.payload.text, new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
+          p.payload.text, new Uint8Array(v.buffer, v.byteOffset, v.byteLength), terms[i]!.join(" "),
         ] as const;
         let row = s.insert.get(...args);
         if (!row) {
-          // Redelivery: replace the row under a fresh seq so other processes see it as new.
+          // Redelivery: replace the row under a fresh seq so readers of the feed see it as new.
           const old = s.deleteById.get(id)!;
-          change = s.change.get(highWater, "remove", old.seq, null, null, now)!.seq;
-          ops.push({ kind: "remove", seq: old.seq });
+          s.ftsDelete.run(old.seq, old.terms);
+          s.change.run(highWater, "remove", old.seq, null, null, now);
+          removed.push(old.seq);
+          change(old.customer_id, floats(old.vector, this.meta.dimensions), old.ts, -1);
+          pointDelta--;
+          termDelta -= countTerms(old.terms);
           row = s.insert.get(...args)!;
         }
-        point = row.seq;
-        ops.push({ kind: "put", seq: row.seq, point: p, unit: v });
+        s.ftsInsert.run(row.seq, terms[i]!.join(" "));
+        fileRows.push({ seq: row.seq, unit: v, ts: p.payload.ts, typeId: this.typeId(db, p.payload.type), stage: p.payload.stage });
+        change(p.customerId, v, p.payload.ts, 1);
+        pointDelta++;
+        termDelta += terms[i]!.length;
       });
-      return { point, change };
+      this.vectors!.erase(removed);
+      this.vectors!.write(fileRows);
+      this.updateCustomers(db, [...customerChanges.keys()], (cvs) => {
+        for (const [customerId, list] of customerChanges) for (const c of list) applyEvent(cvs.get(customerId)!, c.vector, c.ts, this.halfLifeMs, c.sign);
+      });
+      addCounter(db, "points", pointDelta);
+      addCounter(db, "terms", termDelta);
     });
-    for (const op of ops) {
-      if (op.kind === "remove") this.slab.removeRow(op.seq);
-      else this.slab.put(op.seq, op.point.customerId, op.point.payload.type, op.point.payload.stage, op.point.payload.ts, op.unit);
-    }
-    this.cursor = cursor;
   }
 
   async search(query: MemorySearch): Promise<MemoryHit[]> {
-    this.sync();
-    this.checkDimensions(query.vector);
-    const q = normalised(query.vector);
-    const hits =
+    const db = this.reader();
+    const mode = query.mode ?? "vector";
+    const q = this.queryVector(query.vector, mode);
+    const words = mode === "vector" ? [] : keywordTerms(query.text ?? "");
+    const scored =
       query.customerId === undefined
-        ? this.slab.searchGlobal(q, query, query.limit)
-        : this.slab.searchCustomer(query.customerId, q, query, query.limit);
-    return this.withPayloads(hits);
+        ? this.searchGlobal(db, q, words, mode, query, query.limit)
+        : this.searchCustomer(db, query.customerId, q, words, mode, query, query.limit);
+    return this.withPayloads(db, scored);
+  }
+
+  async list(query: MemoryList): Promise<MemoryEvent[]> {
+    const db = this.reader();
+    const { where, args } = filterSql(query);
+    return db
+      .query<Parameters<typeof toPayloadRow>[0], SQLQueryBindings[]>(
+        `SELECT ${PAYLOAD_COLUMNS} FROM points WHERE customer_id = ?${where} ORDER BY ts DESC, seq DESC LIMIT ?`,
+      )
+      .all(query.customerId, ...args, query.limit)
+      .map((r) => {
+        const { id, customerId, payload } = toPayloadRow(r);
+        return { id, customerId, payload };
+      });
   }
 
   async searchCustomers(query: CustomerSearch): Promise<CustomerHit[]> {
-    this.sync();
-    this.checkDimensions(query.vector);
-    const q = normalised(query.vector);
+    const db = this.reader();
+    const mode = query.mode ?? "vector";
+    const q = this.queryVector(query.vector, mode);
+    const words = mode === "vector" ? [] : keywordTerms(query.text ?? "");
     // Any customer outside the top-N events scores below all of them, so the first `limit`
     // distinct customers in the top-N are exactly the best customers.
     let wanted = query.limit * query.perCustomer * 4;
     let ranked: { customerId: string; score: number }[];
     for (;;) {
-      const hits = this.slab.searchGlobal(q, query, wanted);
-      ranked = distinctCustomers(hits.map((h) => ({ customerId: this.slab.customerIdOf(h.slot), score: h.score })));
-      if (ranked.length >= query.limit || hits.length < wanted) break;
+      const hits = this.searchGlobal(db, q, words, mode, query, wanted);
+      ranked = distinctCustomers(hits.map((h) => ({ customerId: h.customerId, score: h.score })));
+      if (ranked.length >= query.limit || hits.length < wanted || wanted >= MAX_CANDIDATES) break;
       wanted *= 4;
     }
     return ranked.slice(0, query.limit).map(({ customerId, score }) => ({
       customerId,
       score,
-      events: this.withPayloads(this.slab.searchCustomer(customerId, q, query, query.perCustomer)),
+      events: this.withPayloads(db, this.searchCustomer(db, customerId, q, words, mode, query, query.perCustomer)),
     }));
   }
 
   async similarCustomers(customerId: string, k: number): Promise<SimilarCustomer[]> {
-    this.sync();
-    return this.slab.similarCustomers(customerId, k);
+    const db = this.reader();
+    const version = dataVersion(db);
+    if (version !== this.directionsDataVersion) {
+      this.directions.refresh(db);
+      this.directionsDataVersion = version;
+    }
+    return this.directions.similar(customerId, k);
   }
 
   async reassignCustomer(fromId: string, toId: string): Promise<void> {
-    this.sync();
     if (fromId === toId) return;
-    const s = this.statements!;
-    const cursor = this.write(() => {
-      s.reassign.run(toId, JSON.stringify(this.slab.rowidsOf(fromId)));
-      const change = s.change.get(pointsHighWater(this.db!), "reassign", null, fromId, toId, Date.now())!.seq;
-      return { point: this.cursor.point, change };
+    this.write((db) => {
+      db.query("UPDATE points SET customer_id = ? WHERE customer_id = ?").run(toId, fromId);
+      this.updateCustomers(db, [fromId, toId], (cvs) => {
+        mergeCustomerVector(cvs.get(toId)!, cvs.get(fromId)!, this.halfLifeMs);
+        Object.assign(cvs.get(fromId)!, emptyCustomerVector(this.meta.dimensions, 0));
+      });
+      statements(db).change.run(pointsHighWater(db), "reassign", null, fromId, toId, Date.now());
     });
-    this.slab.reassign(fromId, toId);
-    this.cursor = cursor;
   }
 
   async deleteCustomer(customerId: string): Promise<number> {
-    this.sync();
-    const s = this.statements!;
     let removed = 0;
-    const cursor = this.write(() => {
-      removed = s.deleteRows.run(JSON.stringify(this.slab.rowidsOf(customerId))).changes;
-      const change = s.change.get(pointsHighWater(this.db!), "delete", null, customerId, null, Date.now())!.seq;
-      return { point: this.cursor.point, change };
+    this.write((db) => {
+      const s = statements(db);
+      const rows = db.query<{ seq: number; terms: string }, [string]>("SELECT seq, terms FROM points WHERE customer_id = ?").all(customerId);
+      for (const r of rows) s.ftsDelete.run(r.seq, r.terms);
+      removed = db.query("DELETE FROM points WHERE customer_id = ?").run(customerId).changes;
+      this.vectors!.erase(rows.map((r) => r.seq));
+      this.updateCustomers(db, [customerId], (cvs) => Object.assign(cvs.get(customerId)!, emptyCustomerVector(this.meta.dimensions, 0)));
+      addCounter(db, "points", -rows.length);
+      addCounter(db, "terms", -rows.reduce((n, r) => n + countTerms(r.terms), 0));
+      s.change.run(pointsHighWater(db), "delete", null, customerId, null, Date.now());
     });
-    this.slab.removeCustomer(customerId);
-    this.cursor = cursor;
     // Erasure: secure_delete zeroes freed pages; the checkpoint drops the old pages from the WAL.
-    this.db!.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    this.open().exec("PRAGMA wal_checkpoint(TRUNCATE)");
     return removed;
   }
 
   /** The running sums behind `similarCustomers` (for inspection and tests). */
   async customerVector(customerId: string): Promise<CustomerVector | undefined> {
-    this.sync();
-    return this.slab.customerVector(customerId);
+    const r = this.reader()
+      .query<{ weight: number; ref_ts: number; sum: Uint8Array }, [string]>("SELECT weight, ref_ts, sum FROM customers WHERE customer_id = ?")
+      .get(customerId);
+    return r ? { weight: r.weight, refTs: r.ref_ts, sum: new Float64Array(r.sum.slice().buffer) } : undefined;
   }
 
   async count(customerId?: string): Promise<number> {
-    this.sync();
-    return this.slab.countOf(customerId);
+    const db = this.reader();
+    if (customerId !== undefined) return db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM points WHERE customer_id = ?").get(customerId)!.n;
+    return readCounter(db, "points");
   }
 
   async close(): Promise<void> {
     if (!this.db) return;
-    clearInterval(this.timer);
-    this.statements = undefined;
     try {
       this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } finally {
       this.db.close();
       this.db = undefined;
-      this.slab = this.emptySlab();
+      this.vectors?.close();
+      this.vectors = undefined;
+      this.directions = new CustomerDirections(this.meta.dimensions);
+      this.directionsDataVersion = -1;
     }
   }
 
-  private emptySlab(): VectorSlab {
-    return new VectorSlab(this.meta.dimensions, this.options.halfLifeMs ?? DEFAULT_HALF_LIFE_MS);
+  private searchCustomer(db: Database, customerId: string, q: Float32Array | undefined, words: string[], mode: SearchMode, filter: MemoryFilter, limit: number): ScoredRow[] {
+    const { where, args } = filterSql(filter);
+    const rows = db
+      .query<{ seq: number; vector: Uint8Array; terms: string }, SQLQueryBindings[]>(`SELECT seq, vector, terms FROM points WHERE customer_id = ?${where}`)
+      .all(customerId, ...args);
+    const stats = mode === "vector" ? undefined : this.corpusStats(db);
+    const top = new TopK(limit);
+    for (const r of rows) {
+      const cosine = q ? dot(r.vector, q) : 0;
+      const keyword = stats ? bm25(words, splitTerms(r.terms), stats) : 0;
+      if (mode === "keyword" && keyword <= 0) continue;
+      top.push(r.seq, combinedScore(mode, cosine, keyword));
+    }
+    return top.entries().map(({ item, score }) => ({ seq: item, score }));
+  }
+
+  /** Candidates from the Int8 scan and/or the keyword index, rescored exactly; grows until `limit` live hits or none left. */
+  private searchGlobal(db: Database, q: Float32Array | undefined, words: string[], mode: SearchMode, filter: MemoryFilter, limit: number): Array<ScoredRow & { customerId: string }> {
+    const maxSeq = pointsHighWater(db);
+    const stats = mode === "vector" ? undefined : this.corpusStats(db);
+    for (let wanted = Math.min(MAX_CANDIDATES, limit * CANDIDATES_PER_HIT + EXTRA_CANDIDATES); ; wanted = Math.min(MAX_CANDIDATES, wanted * 4)) {
+      const fromVector = q && mode !== "keyword" ? this.vectors!.candidates(q, maxSeq, filter, (name) => this.knownTypeId(db, name), wanted) : [];
+      const fromKeywords = mode === "vector" ? [] : this.keywordCandidates(db, words, filter, wanted);
+      const seqs = [...new Set([...fromVector, ...fromKeywords])];
+      const rows = fetchCandidates(db, seqs);
+      const top = new TopK(limit);
+      const owner = new Map<number, string>();
+      for (const r of rows) {
+        const cosine = q ? dot(r.vector, q) : 0;
+        const keyword = stats ? bm25(words, splitTerms(r.terms), stats) : 0;
+        if (mode === "keyword" && keyword <= 0) continue;
+        owner.set(r.seq, r.customer_id);
+        top.push(r.seq, combinedScore(mode, cosine, keyword));
+      }
+      const exhausted = fromVector.length < wanted && fromKeywords.length < wanted;
+      if (top.items.length >= limit || exhausted || wanted >= MAX_CANDIDATES)
+        return top.entries().map(({ item, score }) => ({ seq: item, score, customerId: owner.get(item)! }));
+    }
+  }
+
+  /** Points holding any query term, best BM25 first (FTS5's ranking), that pass the filter. */
+  private keywordCandidates(db: Database, words: string[], filter: MemoryFilter, wanted: number): number[] {
+    const stats = this.corpusStats(db);
+    const rare = [...new Set(words)].filter((w) => stats.documentFrequency(w) <= Math.max(COMMON_TERM_MIN, COMMON_TERM_SHARE * stats.documents));
+    if (rare.length === 0) return [];
+    const match = rare.map((w) => `"${w.replaceAll('"', '""')}"`).join(" OR ");
+    const seqs = db
+      .query<{ seq: number }, [string, number]>("SELECT rowid AS seq FROM points_fts WHERE points_fts MATCH ? ORDER BY rank LIMIT ?")
+      .all(match, hasFilter(filter) ? wanted * 8 : wanted)
+      .map((r) => r.seq);
+    if (!hasFilter(filter) || seqs.length === 0) return seqs;
+    const { where, args } = filterSql(filter);
+    const passing = new Set(
+      db
+        .query<{ seq: number }, SQLQueryBindings[]>(`SELECT seq FROM points WHERE seq IN (SELECT value FROM json_each(?))${where}`)
+        .all(JSON.stringify(seqs), ...args)
+        .map((r) => r.seq),
+    );
+    return seqs.filter((s) => passing.has(s)).slice(0, wanted);
+  }
+
+  /**
+   * BM25's corpus figures. Document frequencies come from the keyword index, which counts a
+   * term's postings (milliseconds for a term in every point), so they are kept for
+   * DF_CACHE_MS: an idf moves little in that time.
+   */
+  private corpusStats(db: Database): CorpusStats {
+    const documents = readCounter(db, "points");
+    const now = Date.now();
+    if (now - this.dfCachedAt > DF_CACHE_MS) {
+      this.dfCache.clear();
+      this.dfCachedAt = now;
+    }
+    return {
+      documents,
+      meanLength: documents > 0 ? readCounter(db, "terms") / documents : 0,
+      documentFrequency: (term) => {
+        let n = this.dfCache.get(term);
+        if (n === undefined) {
+          n = db.query<{ doc: number }, [string]>("SELECT doc FROM points_vocab WHERE term = ?").get(term)?.doc ?? 0;
+          this.dfCache.set(term, n);
+        }
+        return n;
+      },
+    };
+  }
+
+  private queryVector(vector: Float32Array | undefined, mode: SearchMode): Float32Array | undefined {
+    if (mode === "keyword") return undefined;
+    if (!vector) throw new Error(`a ${mode} search needs a query vector`);
+    this.checkDimensions(vector);
+    return normalised(vector);
+  }
+
+  /**
+   * Reads and writes customer vectors of `customerIds` in the open write transaction: `change`
+   * edits them in place; each written row gets the next version, so readers refresh just those.
+   */
+  private updateCustomers(db: Database, customerIds: string[], change: (cvs: Map<string, CustomerVector>) => void): void {
+    const read = db.query<{ weight: number; ref_ts: number; sum: Uint8Array }, [string]>("SELECT weight, ref_ts, sum FROM customers WHERE customer_id = ?");
+    const cvs = new Map<string, CustomerVector>();
+    for (const id of customerIds) {
+      const r = read.get(id);
+      cvs.set(id, r ? { weight: r.weight, refTs: r.ref_ts, sum: new Float64Array(r.sum.slice().buffer) } : emptyCustomerVector(this.meta.dimensions, 0));
+    }
+    change(cvs);
+    const version = addCounter(db, "customersVersion", 1);
+    const write = db.query(
+      `INSERT INTO customers (customer_id, weight, ref_ts, sum, version) VALUES (?1, ?2, ?3, ?4, ?5)
+       ON CONFLICT (customer_id) DO UPDATE SET weight = ?2, ref_ts = ?3, sum = ?4, version = ?5`,
+    );
+    for (const [id, cv] of cvs) write.run(id, cv.weight, cv.refTs, bytes(cv.sum), version);
+  }
+
+  private typeId(db: Database, name: string): number {
+    let id = this.typeIds.get(name);
+    if (id === undefined) {
+      db.query("INSERT OR IGNORE INTO types (name) VALUES (?)").run(name);
+      id = db.query<{ id: number }, [string]>("SELECT id FROM types WHERE name = ?").get(name)!.id;
+      this.typeIds.set(name, id);
+    }
+    return id;
+  }
+
+  private knownTypeId(db: Database, name: string): number | undefined {
+    let id = this.typeIds.get(name);
+    if (id === undefined) {
+      id = db.query<{ id: number }, [string]>("SELECT id FROM types WHERE name = ?").get(name)?.id;
+      if (id !== undefined) this.typeIds.set(name, id);
+    }
+    return id;
+  }
+
+  private withPayloads(db: Database, hits: ScoredRow[]): MemoryHit[] {
+    if (hits.length === 0) return [];
+    const rows = db
+      .query<Parameters<typeof toPayloadRow>[0], [string]>(`SELECT ${PAYLOAD_COLUMNS} FROM points WHERE seq IN (SELECT value FROM json_each(?))`)
+      .all(JSON.stringify(hits.map((h) => h.seq)))
+      .map(toPayloadRow);
+    const bySeq = new Map(rows.map((r) => [r.seq, r]));
+    // A row erased between scoring and this read is gone: drop its hit rather than show it.
+    return hits.flatMap((h) => {
+      const r = bySeq.get(h.seq);
+      return r ? [{ id: r.id, score: h.score, customerId: r.customerId, payload: r.payload }] : [];
+    });
+  }
+
+  /**
+   * Fills what a migrated memory lacks (terms, keyword index, customer vectors) and makes the
+   * codes files again when they are missing or shorter than the points: they are a cache.
+   */
+  private deriveIfNeeded(db: Database): void {
+    const pending = readMeta(db, "derived") === "pending";
+    const highWater = pointsHighWater(db);
+    const filesOk = VectorFile.exists(this.path) && VectorFile.rowsOf(this.path, this.meta.dimensions) > highWater;
+    if (!pending && (filesOk || highWater === 0)) return;
+    VectorFile.remove(this.path);
+    this.vectors = new VectorFile(this.path, this.meta.dimensions);
+    const cvs = new Map<string, CustomerVector>();
+    let points = 0;
+    let termCount = 0;
+    if (pending) db.exec("INSERT INTO points_fts (points_fts) VALUES ('delete-all')");
+    const page = db.query<CandidateRow & { type: string; stage: MemoryPoint["payload"]["stage"]; ts: number; text: string }, [number, number]>(
+      "SELECT seq, customer_id, type, stage, ts, text, vector, terms FROM points WHERE seq > ? ORDER BY seq LIMIT ?",
+    );
+    const setTerms = db.query("UPDATE points SET terms = ? WHERE seq = ?");
+    const ftsInsert = db.query("INSERT INTO points_fts (rowid, terms) VALUES (?, ?)");
+    for (let after = 0; ; ) {
+      const rows = page.all(after, DERIVE_PAGE_ROWS);
+      if (rows.length === 0) break;
+      const fileRows: VectorFileRow[] = [];
+      for (const r of rows) {
+        const unit = floats(r.vector, this.meta.dimensions);
+        fileRows.push({ seq: r.seq, unit, ts: r.ts, typeId: this.typeId(db, r.type), stage: r.stage });
+        if (pending) {
+          const terms = keywordTerms(r.text);
+          setTerms.run(terms.join(" "), r.seq);
+          ftsInsert.run(r.seq, terms.join(" "));
+          termCount += terms.length;
+          points++;
+          let cv = cvs.get(r.customer_id);
+          if (!cv) cvs.set(r.customer_id, (cv = emptyCustomerVector(this.meta.dimensions, r.ts)));
+          applyEvent(cv, unit, r.ts, this.halfLifeMs);
+        }
+      }
+      this.vectors.write(fileRows);
+      after = rows[rows.length - 1]!.seq;
+    }
+    if (!pending) return;
+    db.exec("DELETE FROM customers");
+    this.updateCustomers(db, [...cvs.keys()], (stored) => {
+      for (const [id, cv] of cvs) Object.assign(stored.get(id)!, cv);
+    });
+    db.query("INSERT OR REPLACE INTO counters (name, value) VALUES ('points', ?), ('terms', ?)").run(points, termCount);
+    writeMeta(db, "derived", "done");
   }
 
   private open(): Database {
@@ -254,41 +525,30 @@ export class EmbeddedStore implements MemoryStore {
     return this.db;
   }
 
-  /**
-   * One write transaction (waits for other processes' writers): first catches up with what they
-   * committed, so the cursor it returns covers everything up to and including this write.
-   */
-  private write(run: () => FeedCursor): FeedCursor {
+  /** The database for a read, after (at most once a second) checking reembed has not replaced it. */
+  private reader(): Database {
     const db = this.open();
-    return db
-      .transaction(() => {
-        // Reembed switches the memory while holding the write lock: a writer that waited for it
-        // must not write into the old file.
-        this.checkNotReplaced();
-        this.applyFeed(db);
-        const before = this.cursor.change;
-        const cursor = run();
-        if (Math.floor(cursor.change / PRUNE_EVERY_CHANGES) > Math.floor(before / PRUNE_EVERY_CHANGES)) pruneChanges(db, Date.now());
-        return cursor;
-      })
-      .immediate();
-  }
-
-  private syncQuietly(): void {
-    try {
+    const now = Date.now();
+    if (now - this.replacedCheckedAt >= REPLACED_CHECK_MS) {
+      this.replacedCheckedAt = now;
       this.checkNotReplaced();
-      this.sync();
-    } catch {
-      // The next call syncs again and reports the error to its caller.
     }
+    return db;
   }
 
-  private sync(): void {
+  /** One write transaction (waits for other processes' writers). */
+  private write(run: (db: Database) => void): void {
     const db = this.open();
-    const version = this.statements!.dataVersion.get()!.data_version;
-    if (version === this.dataVersion) return;
-    db.transaction(() => this.applyFeed(db))();
-    this.dataVersion = version;
+    db.transaction(() => {
+      // Reembed switches the memory while holding the write lock: a writer that waited for it
+      // must not write into the old file.
+      this.checkNotReplaced();
+      const before = lastChange(db);
+      run(db);
+      if (Math.floor(lastChange(db) / PRUNE_EVERY_CHANGES) > Math.floor(before / PRUNE_EVERY_CHANGES)) pruneChanges(db, Date.now());
+    }).immediate();
+    // data_version only moves for other connections' commits: our own writes refresh the cache next time.
+    this.directionsDataVersion = -1;
   }
 
   private checkNotReplaced(): void {
@@ -299,46 +559,6 @@ export class EmbeddedStore implements MemoryStore {
       `the vector memory at ${this.path} was replaced by ${current} (\`bun run reembed\`) while this process had it open; ` +
       "restart the process with the embedding model the new memory was built with";
     throw new MemoryMismatchError(this.replacedBy);
-  }
-
-  /** Applies, in commit order, what other processes wrote since the cursor. */
-  private applyFeed(db: Database): void {
-    for (;;) {
-      const step = feedStep(db, this.cursor, LOAD_PAGE_ROWS, readVectorRows);
-      if (!step) return;
-      if (step.kind === "reset") return this.loadAll(db);
-      if (step.kind === "points") for (const row of step.rows) this.putRow(row);
-      else this.applyChange(step.change);
-      this.cursor = step.cursor;
-    }
-  }
-
-  private applyChange(change: FeedChange): void {
-    if (change.op === "remove") this.slab.removeRow(change.point);
-    else if (change.op === "reassign") this.slab.reassign(change.customerId, change.toId);
-    else this.slab.removeCustomer(change.customerId);
-  }
-
-  private reload(): void {
-    const db = this.open();
-    db.transaction(() => this.loadAll(db))();
-    this.dataVersion = this.statements!.dataVersion.get()!.data_version;
-  }
-
-  private loadAll(db: Database): void {
-    this.slab = this.emptySlab();
-    this.slab.reserve(db.query<{ n: number }, []>("SELECT count(*) AS n FROM points").get()!.n);
-    this.cursor = startCursor(db);
-    this.applyFeed(db);
-  }
-
-  private putRow([seq, customerId, type, stage, ts, bytes]: VectorRow): void {
-    // Blobs are not guaranteed 4-byte aligned; view them in place only when they are.
-    const vector =
-      bytes.byteOffset % 4 === 0
-        ? new Float32Array(bytes.buffer, bytes.byteOffset, this.meta.dimensions)
-        : new Float32Array(bytes.slice().buffer, 0, this.meta.dimensions);
-    this.slab.put(seq, customerId, type, stage, ts, vector);
   }
 
   private checkMeta(db: Database): void {
@@ -360,40 +580,6 @@ export class EmbeddedStore implements MemoryStore {
         `a ${vector.length}-dimension vector was given to a memory of ${this.meta.dimensions} dimensions (${this.meta.modelId})`,
       );
   }
-
-  private withPayloads(hits: SlotHit[]): MemoryHit[] {
-    if (hits.length === 0) return [];
-    const seqs = hits.map((h) => this.slab.rowid(h.slot));
-    const rows = this.open()
-      .query<Parameters<typeof toPayloadRow>[0], number[]>(
-        `SELECT ${PAYLOAD_COLUMNS} FROM points WHERE seq IN (${seqs.map(() => "?").join(",")})`,
-      )
-      .all(...seqs)
-      .map(toPayloadRow);
-    const bySeq = new Map(rows.map((r) => [r.seq, r]));
-    // A row another process erased after our last sync is gone: drop its hit rather than show it.
-    return hits.flatMap((h, i) => {
-      const r = bySeq.get(seqs[i]!);
-      return r ? [{ id: r.id, score: h.score, customerId: r.customerId, payload: r.payload }] : [];
-    });
-  }
-}
-
-function prepare(db: Database) {
-  return {
-    insert: db.query<{ seq: number }, SQLQueryBindings[]>(
-      `INSERT INTO points (id, customer_id, message_id, type, event, stage, ts, text, vector)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq`,
-    ),
-    deleteById: db.query<{ seq: number }, [Uint8Array]>("DELETE FROM points WHERE id = ? RETURNING seq"),
-    change: db.query<{ seq: number }, [number, string, number | null, string | null, string | null, number]>(
-      "INSERT INTO changes (after_point, op, point, customer_id, to_id, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-    ),
-    // Row lists come from the slab as a JSON array of seqs.
-    reassign: db.query<never, [string, string]>("UPDATE points SET customer_id = ? WHERE seq IN (SELECT value FROM json_each(?))"),
-    deleteRows: db.query<never, [string]>("DELETE FROM points WHERE seq IN (SELECT value FROM json_each(?))"),
-    dataVersion: db.query<{ data_version: number }, []>("PRAGMA data_version"),
-  } satisfies Record<string, Statement<any, any>>;
 }
 
 function distinctCustomers(hits: { customerId: string; score: number }[]): { customerId: string; score: number }[] {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { searchModes } from "./keyword-score";
 
 export const lifecycleStages = ["pre_conversion", "conversion", "post_conversion", "churn_signal"] as const;
 export const lifecycleStageSchema = z.enum(lifecycleStages);
@@ -37,16 +38,34 @@ export const memoryFilterSchema = z.object({
 });
 export type MemoryFilter = z.infer<typeof memoryFilterSchema>;
 
+/**
+ * How a query is scored: `vector` by cosine similarity of `vector`, `keyword` by BM25 of the
+ * stemmed words of `text`, `hybrid` by their mix (keyword-score.ts). `vector` is required
+ * unless the mode is `keyword`, `text` unless it is `vector`.
+ */
+const queryShape = {
+  vector: float32ArraySchema.optional(),
+  text: z.string().optional(),
+  mode: z.enum(searchModes).optional(),
+};
+
 export const memorySearchSchema = memoryFilterSchema.extend({
-  vector: float32ArraySchema,
+  ...queryShape,
   /** When set, only this customer's events are searched (exact scan). */
   customerId: z.string().min(1).optional(),
   limit: z.number().int().positive().max(1000),
 });
 export type MemorySearch = z.infer<typeof memorySearchSchema>;
 
+/** A customer's own events, newest first, without a query. */
+export const memoryListSchema = memoryFilterSchema.extend({
+  customerId: z.string().min(1),
+  limit: z.number().int().positive().max(1000),
+});
+export type MemoryList = z.infer<typeof memoryListSchema>;
+
 export const customerSearchSchema = memoryFilterSchema.extend({
-  vector: float32ArraySchema,
+  ...queryShape,
   /** Number of customers. */
   limit: z.number().int().positive().max(1000),
   /** Matching events returned per customer. */
@@ -54,7 +73,8 @@ export const customerSearchSchema = memoryFilterSchema.extend({
 });
 export type CustomerSearch = z.infer<typeof customerSearchSchema>;
 
-export type MemoryHit = { id: string; score: number; customerId: string; payload: MemoryPayload };
+export type MemoryEvent = { id: string; customerId: string; payload: MemoryPayload };
+export type MemoryHit = MemoryEvent & { score: number };
 export type CustomerHit = { customerId: string; score: number; events: MemoryHit[] };
 export type SimilarCustomer = { customerId: string; score: number };
 
@@ -78,6 +98,8 @@ export interface MemoryStore {
   /** Idempotent by point id: the same id twice is one point. */
   upsert(points: MemoryPoint[]): Promise<void>;
   search(query: MemorySearch): Promise<MemoryHit[]>;
+  /** A customer's events newest first (by event time), with the same filters as search. */
+  list(query: MemoryList): Promise<MemoryEvent[]>;
   /** Which customers' history best matches a query: customers ranked by their best event. */
   searchCustomers(query: CustomerSearch): Promise<CustomerHit[]>;
   /** Customers whose recency-weighted behaviour vector is nearest this customer's. */

@@ -14,13 +14,16 @@ import {
   type CustomerSearch,
   type CustomerVectorOptions,
   type MemoryFilter,
+  type MemoryEvent,
   type MemoryHit,
+  type MemoryList,
   type MemoryMeta,
   type MemoryPoint,
   type MemorySearch,
   type MemoryStore,
   type SimilarCustomer,
 } from "./memory-store";
+import { bm25, combinedScore, keywordTerms, localCorpusStats, type SearchMode } from "./keyword-score";
 import { uuidV5 } from "./point-id";
 import { translateQdrantError } from "./qdrant-errors";
 import { activeCustomers, customerFilter, eventFilter, insertOnly, olderVersionsOnly } from "./qdrant-filters";
@@ -90,6 +93,8 @@ export class QdrantStore implements MemoryStore {
       [this.events, "stage", "keyword"],
       // ts is epoch ms but any finite number is valid: an integer index would skip fractions.
       [this.events, "ts", "float"],
+      // Keyword and hybrid search find candidates by word (full-text index; stemming needs 1.15, so none here).
+      [this.events, "text", { type: "text", tokenizer: "word", lowercase: true }],
       [this.customers, "version", "integer"],
       [this.customers, "weight", "float"],
     ];
@@ -125,15 +130,70 @@ export class QdrantStore implements MemoryStore {
     await this.project(states);
   }
 
-  search(query: MemorySearch): Promise<MemoryHit[]> {
-    return this.searchEvents(query.vector, query, query.limit, query.customerId);
+  async search(query: MemorySearch): Promise<MemoryHit[]> {
+    const mode = query.mode ?? "vector";
+    if (mode === "vector") return this.searchEvents(requireVector(query.vector, mode), query, query.limit, query.customerId);
+    return this.searchWithKeywords(query, mode);
+  }
+
+  async list(query: MemoryList): Promise<MemoryEvent[]> {
+    const result = await this.call("scroll", () =>
+      this.client.scroll(this.events, {
+        filter: eventFilter(query, query.customerId),
+        limit: query.limit,
+        with_payload: true,
+        order_by: { key: "ts", direction: "desc" },
+      }),
+    );
+    return result.points.map((p) => {
+      const { customerId, ...payload } = eventPayloadSchema.parse(p.payload);
+      return { id: String(p.id), customerId, payload };
+    });
+  }
+
+  /**
+   * Keyword and hybrid search, scored here with BM25 over the candidates (their own corpus
+   * statistics): a customer's newest points, or, globally, the points sharing a word with the
+   * query plus (hybrid) the vector search's best.
+   */
+  private async searchWithKeywords(query: MemorySearch, mode: "keyword" | "hybrid"): Promise<MemoryHit[]> {
+    const words = [...new Set((query.text ?? "").toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])];
+    const vector = mode === "hybrid" ? normalised(requireVector(query.vector, mode)) : undefined;
+    const wanted = Math.min(KEYWORD_CANDIDATES, Math.max(query.limit * 10, 200));
+    const filter = eventFilter(query, query.customerId);
+    const byWord: Schemas["Filter"] = { ...filter, should: words.map((w) => ({ key: "text", match: { text: w } })) };
+    const scrolled = query.customerId !== undefined || words.length > 0
+      ? (await this.call("scroll", () =>
+          this.client.scroll(this.events, { filter: query.customerId !== undefined ? filter : byWord, limit: wanted, with_payload: true, with_vector: mode === "hybrid" })
+        )).points
+      : [];
+    const nearest = vector && query.customerId === undefined
+      ? (await this.call("query", () =>
+          this.client.query(this.events, { query: Array.from(vector), filter, limit: wanted, with_payload: true, with_vector: true })
+        )).points
+      : [];
+    const candidates = [...new Map([...scrolled, ...nearest].map((p) => [String(p.id), p])).values()];
+    const docs = candidates.map((p) => keywordTerms(String(p.payload?.text ?? "")));
+    const stats = localCorpusStats(docs);
+    const queryTerms = keywordTerms(query.text ?? "");
+    const scored = candidates.flatMap((p, i) => {
+      const keyword = bm25(queryTerms, docs[i]!, stats);
+      if (mode === "keyword" && keyword <= 0) return [];
+      const cosine = vector ? dotProduct(normalised(Float32Array.from(denseVector(p.vector))), vector) : 0;
+      const { customerId, ...payload } = eventPayloadSchema.parse(p.payload);
+      return [{ id: String(p.id), customerId, payload, score: combinedScore(mode, cosine, keyword) }];
+    });
+    return scored.sort((a, b) => b.score - a.score).slice(0, query.limit);
   }
 
   async searchCustomers(query: CustomerSearch): Promise<CustomerHit[]> {
-    this.checkDimensions(query.vector);
+    const mode = query.mode ?? "vector";
+    if (mode !== "vector") return this.searchCustomersWithKeywords(query, mode);
+    const vector = requireVector(query.vector, mode);
+    this.checkDimensions(vector);
     return this.call("query groups", async () => {
       const result = await this.client.queryGroups(this.events, {
-        query: Array.from(query.vector),
+        query: Array.from(vector),
         filter: eventFilter(query),
         group_by: "customerId",
         group_size: query.perCustomer,
@@ -145,6 +205,21 @@ export class QdrantStore implements MemoryStore {
         return { customerId: String(g.id), score: events[0]?.score ?? 0, events };
       });
     });
+  }
+
+  /** Customers ranked by their best keyword/hybrid event among the global candidates, with their own best events. */
+  private async searchCustomersWithKeywords(query: CustomerSearch, mode: "keyword" | "hybrid"): Promise<CustomerHit[]> {
+    const hits = await this.searchWithKeywords({ ...query, mode, limit: Math.min(KEYWORD_CANDIDATES, query.limit * query.perCustomer * 4) }, mode);
+    const best = new Map<string, number>();
+    for (const h of hits) if (!best.has(h.customerId)) best.set(h.customerId, h.score);
+    const top = [...best].slice(0, query.limit);
+    return Promise.all(
+      top.map(async ([customerId, score]) => ({
+        customerId,
+        score,
+        events: await this.searchWithKeywords({ ...query, mode, customerId, limit: query.perCustomer }, mode),
+      })),
+    );
   }
 
   async similarCustomers(customerId: string, k: number): Promise<SimilarCustomer[]> {
@@ -308,6 +383,19 @@ export class QdrantStore implements MemoryStore {
       throw translateQdrantError(operation, err);
     }
   }
+}
+
+const KEYWORD_CANDIDATES = 2000;
+
+function requireVector(vector: Float32Array | undefined, mode: SearchMode): Float32Array {
+  if (!vector) throw new Error(`a ${mode} search needs a query vector`);
+  return vector;
+}
+
+function dotProduct(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
 }
 
 type CustomerPoint = { id: string; vector: number[]; payload: { version: number; weight: number; customerId?: string } };

@@ -14,7 +14,8 @@ import {
   type FeedStep,
   type PayloadRow,
 } from "./embedded-schema";
-import type { CustomerVectorOptions, MemoryMeta } from "./memory-store";
+import { VectorFile } from "./vector-file";
+import { lifecycleStages, type CustomerVectorOptions, type MemoryMeta } from "./memory-store";
 
 export type ReembedProgress = { done: number; total: number; phase: "copy" | "switch" | "done" };
 
@@ -71,8 +72,9 @@ export async function reembedEmbedded(options: ReembedOptions): Promise<ReembedR
       if (step.kind === "reset")
         throw new Error(`the old memory's change log was pruned past the checkpoint; delete ${join(memoryDir, NEXT_MEMORY_FILE)} and run reembed again`);
       if (step.kind === "points") {
-        const vectors = await embedder.embed(step.rows.map((r) => r.payload.text));
-        await target.upsert(step.rows.map((r, i) => ({ id: r.id, customerId: r.customerId, vector: vectors[i]!, payload: r.payload })));
+        const payloads = step.rows.map((r) => ({ ...r.payload, text: withoutStagePrefix(r.payload.text) }));
+        const vectors = await embedder.embed(payloads.map((p) => p.text));
+        await target.upsert(step.rows.map((r, i) => ({ id: r.id, customerId: r.customerId, vector: vectors[i]!, payload: payloads[i]! })));
         copied += step.rows.length;
       } else if (step.change.op === "reassign") await target.reassignCustomer(step.change.customerId, step.change.toId);
       else if (step.change.op === "delete") await target.deleteCustomer(step.change.customerId);
@@ -98,6 +100,7 @@ export async function reembedEmbedded(options: ReembedOptions): Promise<ReembedR
       await target.close();
       const file = `memory.${Date.now()}.sqlite`;
       renameSync(target.path, join(memoryDir, file));
+      VectorFile.rename(target.path, join(memoryDir, file));
       switchMemoryFile(dataDir, file);
       source.exec("COMMIT");
       source.close();
@@ -119,7 +122,15 @@ export async function reembedEmbedded(options: ReembedOptions): Promise<ReembedR
   }
 }
 
+const OLD_STAGE_PREFIX = new RegExp(`^(?:${lifecycleStages.join("|")}): `);
+
+/** Texts rendered before issue 16 began with the lifecycle stage, which is a filter, not content. */
+export function withoutStagePrefix(text: string): string {
+  return text.replace(OLD_STAGE_PREFIX, "");
+}
+
 /** The old memory holds erased-elsewhere history only until it is gone: delete it with its WAL. */
 function removeMemoryFile(memoryDir: string, file: string): void {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(join(memoryDir, file + suffix), { force: true });
+  VectorFile.remove(join(memoryDir, file));
 }

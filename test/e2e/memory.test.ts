@@ -106,6 +106,32 @@ describe("events → vector memory", () => {
     expect(await memoryOf(userId, "anything", "&limit=2")).toHaveLength(2);
   });
 
+  test("without q the customer's events are listed newest first, with the same filters", async () => {
+    const userId = `u-${uid()}`;
+    await shopper(userId);
+    const all = await read(`/clients/${userId}/memory`);
+    expect(all.status).toBe(200);
+    expect(all.body.order).toBe("newest first");
+    expect(all.body.events.map((e: { messageId: string }) => e.messageId)).toEqual([`${userId}-cancel`, `${userId}-mug`, `${userId}-shoes`]);
+    expect(all.body.events[0].score).toBeUndefined();
+    const churn = await read(`/clients/${userId}/memory?stage=churn_signal`);
+    expect(churn.body.events.map((e: { messageId: string }) => e.messageId)).toEqual([`${userId}-cancel`]);
+    expect((await read(`/clients/${userId}/memory?limit=1`)).body.events).toHaveLength(1);
+  });
+
+  test("mode picks keyword, vector or hybrid scoring (hybrid by default)", async () => {
+    const userId = `u-${uid()}`;
+    await shopper(userId);
+    const keyword = await read(`/clients/${userId}/memory?q=${encodeURIComponent("expensive")}&mode=keyword`);
+    expect(keyword.body.mode).toBe("keyword");
+    // Only events holding the word score in keyword mode.
+    expect(keyword.body.events.map((e: { messageId: string }) => e.messageId)).toEqual([`${userId}-cancel`]);
+    expect((await read(`/clients/${userId}/memory?q=shoes`)).body.mode).toBe("hybrid");
+    const vector = await read(`/clients/${userId}/memory?q=${encodeURIComponent("running shoes")}&mode=vector`);
+    expect(vector.body.events[0].messageId).toBe(`${userId}-shoes`);
+    expect(vector.body.events).toHaveLength(3);
+  });
+
   test("search across customers finds the customers whose history matches, with their matching events", async () => {
     const runner = `u-${uid()}`;
     const baker = `u-${uid()}`;
@@ -245,7 +271,8 @@ describe("roles and input checks", () => {
   });
 
   const badQueries = [
-    { path: "/clients/u/memory", field: "q" },
+    { path: "/clients/u/memory?mode=keyword", field: "mode" },
+    { path: "/clients/u/memory?q=x&mode=fuzzy", field: "mode" },
     { path: "/clients/u/memory?q=%20", field: "q" },
     { path: "/clients/u/memory?q=x&limit=0", field: "limit" },
     { path: "/clients/u/memory?q=x&limit=many", field: "limit" },

@@ -116,3 +116,19 @@ test("two processes upserting at once lose no write", async () => {
   expect(await store.count()).toBe(400);
   expect((await child.send({ op: "search", vector: axis(1), customerId: "p-3" }) as unknown[]).length).toBeGreaterThan(0);
 });
+
+test("a point written by another process is found by this process's global, per-customer and keyword searches within 1 s", async () => {
+  // Open and search first, so this process has mapped the codes before the other one writes.
+  expect(await store.search({ vector: new Float32Array(axis(3)), limit: 5 })).toEqual([]);
+  await child.send({ op: "upsert", points: [point("fresh", 3, "brand new parcel complaint")] });
+  const started = performance.now();
+  const found = async () => {
+    const global = await store.search({ vector: new Float32Array(axis(3)), limit: 5 });
+    const own = await store.search({ vector: new Float32Array(axis(3)), customerId: "fresh", limit: 5 });
+    const words = await store.search({ text: "parcel", mode: "keyword", limit: 5 });
+    return [global, own, words].every((hits) => hits.length === 1 && hits[0]!.payload.text === "brand new parcel complaint");
+  };
+  while (!(await found()) && performance.now() - started < 1000) await Bun.sleep(10);
+  expect(await found()).toBe(true);
+  expect(performance.now() - started).toBeLessThan(1000);
+});

@@ -10,7 +10,7 @@ import { createEmbedder } from "../../src/embeddings/create-embedder";
 import type { Embedder } from "../../src/embeddings/embedder";
 import { createMemoryStore } from "../../src/memory/create-memory-store";
 import type { MemoryStore } from "../../src/memory/memory-store";
-import { pointId } from "../../src/memory/point-id";
+import { eventPoint } from "../../src/memory/event-point";
 import { TEST_MODEL_CACHE_DIR } from "../support/test-config";
 
 /**
@@ -81,14 +81,7 @@ beforeAll(async () => {
   const events = productEvents(DAYS.flatMap(readDay));
   const texts = events.map((e) => renderEventText(e.event));
   const vectors = await embedder.embed(texts);
-  await store.upsert(
-    events.map(({ customerId, event }, i) => ({
-      id: pointId(event.messageId),
-      customerId,
-      vector: vectors[i]!,
-      payload: { messageId: event.messageId, type: event.type, event: event.name, stage: event.stage, ts: event.ts, text: texts[i]! },
-    })),
-  );
+  await store.upsert(events.map(({ customerId, event }, i) => eventPoint(customerId, event, texts[i]!, vectors[i]!)));
   descriptions = events.map((e) => e.event.products[0]!.name!);
 }, 120_000);
 afterAll(async () => {
@@ -102,7 +95,7 @@ test(`mean precision@${K} over ${judgements.length} product queries on real invo
   for (const { query, relevant } of judgements) {
     const [vector] = await embedder.embed([query]);
     const hits = await store.search({ vector: vector!, limit: K });
-    const found = hits.map((h) => h.payload.text.replace(/^conversion: Order Completed — /, "").replace(/ x\d+.*$|, [\d.]+ GBP$/, ""));
+    const found = hits.map((h) => h.payload.text.replace(/^Order Completed — /, "").replace(/ x\d+.*$|, [\d.]+ GBP$/, ""));
     const precision = found.filter((d) => relevant.test(d)).length / K;
     const baseRate = descriptions.filter((d) => relevant.test(d)).length / descriptions.length;
     rows.push({ query, precision, baseRate, top: found.slice(0, 3) });

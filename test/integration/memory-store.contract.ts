@@ -28,7 +28,7 @@ function direction(axis: number, wobble = 0): Float32Array {
   return v;
 }
 
-type PointSpec = { customerId: string; axis: number; wobble?: number; type?: string; event?: string; stage?: MemoryStage; day?: number };
+type PointSpec = { customerId: string; axis: number; wobble?: number; type?: string; event?: string; stage?: MemoryStage; day?: number; text?: string };
 let seq = 0;
 function point(spec: PointSpec): MemoryPoint {
   const messageId = `msg-${++seq}-${crypto.randomUUID()}`;
@@ -42,7 +42,7 @@ function point(spec: PointSpec): MemoryPoint {
       event: spec.event ?? "Product Viewed",
       stage: spec.stage ?? "pre_conversion",
       ts: T0 + (spec.day ?? 0) * DAY_MS,
-      text: `event on axis ${spec.axis}`,
+      text: spec.text ?? `event on axis ${spec.axis}`,
     },
   };
 }
@@ -147,6 +147,39 @@ export function memoryStoreContract(name: string, open: OpenStore, capabilities:
         const { store } = await setup();
         expect(await store.search({ vector: direction(0), types: ["no-such-type"], limit: 10 })).toEqual([]);
       });
+    });
+
+    test("list gives a customer's events newest first, with the filters, and nobody else's", async () => {
+      const store = await openStore();
+      const [old, mid, recent] = [1, 2, 3].map((day) => point({ customerId: "lister", axis: day, day, stage: day === 3 ? "churn_signal" : "pre_conversion" }));
+      await store.upsert([mid!, recent!, old!, point({ customerId: "other", axis: 0, day: 9 })]);
+      expect((await store.list({ customerId: "lister", limit: 10 })).map((e) => e.id)).toEqual([recent!.id, mid!.id, old!.id]);
+      expect((await store.list({ customerId: "lister", limit: 2 })).map((e) => e.id)).toEqual([recent!.id, mid!.id]);
+      expect((await store.list({ customerId: "lister", stages: ["churn_signal"], limit: 10 })).map((e) => e.id)).toEqual([recent!.id]);
+      expect((await store.list({ customerId: "lister", limit: 1 }))[0]).toMatchObject({ customerId: "lister", payload: recent!.payload });
+      expect(await store.list({ customerId: "nobody", limit: 10 })).toEqual([]);
+    });
+
+    test("keyword search finds the events sharing a stemmed word, per customer and globally; hybrid lets a shared word lift an event", async () => {
+      const store = await openStore();
+      const late = point({ customerId: "kw", axis: 4, text: "Complaint Submitted — text: my parcel arrived two weeks late" });
+      const mug = point({ customerId: "kw", axis: 0, text: "Order Completed — Ceramic mug" });
+      const elsewhere = point({ customerId: "kw-2", axis: 4, text: "Chat Message Sent — message: where are my parcels" });
+      await store.upsert([late, mug, elsewhere]);
+      const own = await store.search({ text: "parcel delivered late", mode: "keyword", customerId: "kw", limit: 10 });
+      expect(own.map((h) => h.id)).toEqual([late.id]);
+      expect(own[0]!.score).toBeGreaterThan(0);
+      const global = await store.search({ text: "parcels", mode: "keyword", limit: 10 });
+      expect(global.map((h) => h.id).sort()).toEqual([late.id, elsewhere.id].sort());
+      // Between the two, nearer the mug (axis 0): by vector alone the mug wins; the shared words lift the complaint above it.
+      const between = new Float32Array(CONTRACT_META.dimensions);
+      between[0] = 0.3;
+      between[4] = 0.28;
+      expect((await store.search({ vector: between, customerId: "kw", limit: 1 }))[0]!.id).toBe(mug.id);
+      const hybrid = await store.search({ vector: between, text: "late parcel", mode: "hybrid", customerId: "kw", limit: 2 });
+      expect(hybrid.map((h) => h.id)).toEqual([late.id, mug.id]);
+      const customers = await store.searchCustomers({ text: "parcel", mode: "keyword", limit: 5, perCustomer: 2 });
+      expect(customers.map((c) => c.customerId).sort()).toEqual(["kw", "kw-2"]);
     });
 
     test("search never returns another customer's events, even the best match", async () => {

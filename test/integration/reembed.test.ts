@@ -78,6 +78,22 @@ test("reembed rebuilds the memory with the new model from the stored texts and s
   expect(readdirSync(join(dataDir, "memory")).filter((f) => f.startsWith("memory.sqlite"))).toEqual([]);
 });
 
+test("reembed drops the lifecycle stage that texts rendered before issue 16 began with, and the codes files move with the memory", async () => {
+  const old = await openEmbeddedStore({ dataDir, ...meta(oldModel) });
+  await old.upsert(await pointsFor(oldModel, "carol", ["churn_signal: Complaint Submitted — text: my parcel arrived late", "Order Completed — Mug"]));
+  await old.close();
+  const result = await reembedEmbedded({ dataDir, embedder: newModel });
+  expect(result.outcome).toBe("switched");
+  const store = await openEmbeddedStore({ dataDir, ...meta(newModel) });
+  const listed = await store.list({ customerId: "carol", limit: 10 });
+  expect(listed.map((e) => e.payload.text).sort()).toEqual(["Complaint Submitted — text: my parcel arrived late", "Order Completed — Mug"]);
+  const [query] = await newModel.embed(["Order Completed — Mug"]);
+  expect((await store.search({ vector: query!, limit: 1 }))[0]!.payload.text).toBe("Order Completed — Mug");
+  await store.close();
+  const file = (result as { file: string }).file;
+  expect(readdirSync(join(dataDir, "memory")).filter((f) => f.startsWith(file)).sort()).toEqual([file, `${file}.codes`, `${file}.meta`]);
+});
+
 test("an interrupted reembed resumes from its checkpoint and replays erasure and stitching done meanwhile", async () => {
   const old = await seedOldMemory();
   const controller = new AbortController();

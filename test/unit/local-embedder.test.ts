@@ -25,7 +25,7 @@ const embedOne = async (text: string) => (await embedder.embed([text]))[0]!;
 
 describe("local embedder", () => {
   test("names its model by source, pooling and vocabulary, with 100 dimensions", () => {
-    expect(embedder.modelId).toBe(`wink-sg-100d-sif-v${VOCAB}`);
+    expect(embedder.modelId).toBe(`wink-glove-100d-abtt2-sif-v${VOCAB}`);
     expect(embedder.dimensions).toBe(100);
   });
 

@@ -2,7 +2,8 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import { eventTypes } from "../../../pipelines/segment";
 import { InvalidRequestError } from "../../errors";
-import { lifecycleStageSchema, type MemoryFilter, type MemoryHit } from "../../memory/memory-store";
+import { searchModes, type SearchMode } from "../../memory/keyword-score";
+import { lifecycleStageSchema, type MemoryEvent, type MemoryFilter, type MemoryHit } from "../../memory/memory-store";
 import { authorize } from "../auth";
 import type { AppDeps } from "../deps";
 import { knownCustomer } from "../known-customer";
@@ -33,12 +34,17 @@ const filterShape = {
 const sinceBeforeUntil = <T extends { since?: number; until?: number }>(q: T) => q.since === undefined || q.until === undefined || q.since < q.until;
 const rangeError = { path: ["until"], message: "must be later than since" };
 const queryText = z.string().trim().min(1, "a query text is required").max(1_000);
+/** vector: by meaning; keyword: BM25 over stemmed words; hybrid (default): 0.7 × cosine + 0.3 × squashed BM25. */
+const modeParam = z.enum(searchModes);
+const DEFAULT_MODE: SearchMode = "hybrid";
 
+/** Without `q`, the customer's events newest first (a stage's events, a time window…). */
 export const customerMemoryQuerySchema = z
-  .strictObject({ q: queryText, limit: intParam(1, 100, 10), ...filterShape })
-  .refine(sinceBeforeUntil, rangeError);
+  .strictObject({ q: queryText.optional(), mode: modeParam.optional(), limit: intParam(1, 100, 10), ...filterShape })
+  .refine(sinceBeforeUntil, rangeError)
+  .refine((q) => q.q !== undefined || q.mode === undefined, { path: ["mode"], message: "a mode needs a query text q" });
 export const memorySearchQuerySchema = z
-  .strictObject({ q: queryText, limit: intParam(1, 100, 10), perCustomer: intParam(1, 20, 3), ...filterShape })
+  .strictObject({ q: queryText, mode: modeParam.default(DEFAULT_MODE), limit: intParam(1, 100, 10), perCustomer: intParam(1, 20, 3), ...filterShape })
   .refine(sinceBeforeUntil, rangeError);
 export const similarQuerySchema = z.strictObject({ k: intParam(1, 100, 10) });
 
@@ -61,8 +67,8 @@ const toFilter = (q: { stage?: MemoryFilter["stages"]; type?: string[]; since?: 
   until: q.until,
 });
 
-const eventView = (hit: MemoryHit) => ({
-  score: hit.score,
+const eventView = (hit: MemoryHit | MemoryEvent) => ({
+  ...("score" in hit ? { score: hit.score } : {}),
   time: new Date(hit.payload.ts).toISOString(),
   type: hit.payload.type,
   event: hit.payload.event,
@@ -72,10 +78,11 @@ const eventView = (hit: MemoryHit) => ({
 });
 
 export function memoryRoutes(deps: AppDeps) {
-  const embedQuery = async (text: string) => {
+  /** The store and the query as it searches it; keyword search needs no embedding. */
+  const embedQuery = async (text: string, mode: SearchMode) => {
     const semantic = await deps.semantic.open();
-    const [vector] = await semantic.embedder.embed([text]);
-    return { store: semantic.store, vector: vector! };
+    const vector = mode === "keyword" ? undefined : (await semantic.embedder.embed([text]))[0]!;
+    return { store: semantic.store, query: { vector, text, mode } };
   };
 
   return new Elysia({ name: "memory" })
@@ -85,20 +92,31 @@ export function memoryRoutes(deps: AppDeps) {
         authorize(deps.keyRing, request.headers, "read");
         const q = parseQuery(customerMemoryQuerySchema, request);
         const { customerId } = await knownCustomer(deps, params.id);
-        const { store, vector } = await embedQuery(q.q);
-        const hits = await store.search({ vector, customerId, limit: q.limit, ...toFilter(q) });
-        return { customerId, query: q.q, events: hits.map(eventView) };
+        if (q.q === undefined) {
+          const { store } = await deps.semantic.open();
+          const events = await store.list({ customerId, limit: q.limit, ...toFilter(q) });
+          return { customerId, order: "newest first", events: events.map(eventView) };
+        }
+        const mode = q.mode ?? DEFAULT_MODE;
+        const { store, query } = await embedQuery(q.q, mode);
+        const hits = await store.search({ ...query, customerId, limit: q.limit, ...toFilter(q) });
+        return { customerId, query: q.q, mode, events: hits.map(eventView) };
       },
-      { detail: { summary: "A customer's own events ranked by meaning for a query", tags: ["memory"] } },
+      {
+        detail: {
+          summary: "A customer's own events ranked for a query (mode: hybrid, vector or keyword), or newest first without q",
+          tags: ["memory"],
+        },
+      },
     )
     .get(
       "/memory/search",
       async ({ request }) => {
         authorize(deps.keyRing, request.headers, "read");
         const q = parseQuery(memorySearchQuerySchema, request);
-        const { store, vector } = await embedQuery(q.q);
-        const hits = await store.searchCustomers({ vector, limit: q.limit, perCustomer: q.perCustomer, ...toFilter(q) });
-        return { query: q.q, customers: hits.map((h) => ({ customerId: h.customerId, score: h.score, events: h.events.map(eventView) })) };
+        const { store, query } = await embedQuery(q.q, q.mode);
+        const hits = await store.searchCustomers({ ...query, limit: q.limit, perCustomer: q.perCustomer, ...toFilter(q) });
+        return { query: q.q, mode: q.mode, customers: hits.map((h) => ({ customerId: h.customerId, score: h.score, events: h.events.map(eventView) })) };
       },
       { detail: { summary: "Customers whose history best matches a query, with their matching events", tags: ["memory"] } },
     )
