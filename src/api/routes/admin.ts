@@ -1,10 +1,11 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { deadLetterSchema, replayDeadLetters } from "../../../queues/dead-letter";
-import { ForbiddenError, InvalidJsonError, InvalidRequestError, UnauthorizedError } from "../../errors";
+import { ForbiddenError, InvalidJsonError, InvalidRequestError, PayloadTooLargeError, UnauthorizedError } from "../../errors";
 import { ADMIN_COOKIE, authorizeAdmin } from "../admin-auth";
 import { queueDashboard, DASHBOARD_PATH } from "../dashboard";
 import type { AppDeps } from "../deps";
+import { readBodyText } from "../read-json-body";
 
 export const replayRequestSchema = z.object({
   /** Dead-letter job ids; all dead letters when absent. */
@@ -24,6 +25,18 @@ const loginForm = (message?: string) =>
   `<h1>Lifeline admin</h1>${message ? `<p class="error" role="alert">${message}</p>` : ""}` +
   `<form method="post" action="/admin/login"><label for="key">Admin key</label>` +
   `<input id="key" name="key" type="password" autocomplete="current-password" required autofocus><button type="submit">Log in</button></form>`;
+
+/** `key` of a JSON login body; a body that is not a JSON object is a 400 naming the shape. */
+function jsonKey(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text || "{}");
+  } catch {
+    throw new InvalidJsonError('request body is not valid JSON; send {"key": "<admin key>"} or a form field `key`');
+  }
+  const key = typeof parsed === "object" && parsed !== null ? (parsed as { key?: unknown }).key : undefined;
+  return typeof key === "string" ? key : "";
+}
 
 const isSecure = (request: Request) => new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto") === "https";
 
@@ -56,11 +69,12 @@ export function adminRoutes(deps: AppDeps) {
     .post(
       "/admin/login",
       async ({ request }) => {
-        const text = await request.text();
-        if (text.length > MAX_LOGIN_BODY_BYTES) return page("Lifeline admin: log in", loginForm("request too large"), 413);
-        const key = (request.headers.get("content-type") ?? "").includes("json")
-          ? String((JSON.parse(text || "{}") as { key?: unknown }).key ?? "")
-          : (new URLSearchParams(text).get("key") ?? "");
+        const text = await readBodyText(request, MAX_LOGIN_BODY_BYTES).catch((err: unknown) => {
+          if (err instanceof PayloadTooLargeError) return undefined;
+          throw err;
+        });
+        if (text === undefined) return page("Lifeline admin: log in", loginForm("request too large"), 413);
+        const key = (request.headers.get("content-type") ?? "").includes("json") ? jsonKey(text) : (new URLSearchParams(text).get("key") ?? "");
         if (deps.keyRing.roleOf(key.trim()) !== "admin") return page("Lifeline admin: log in", loginForm("That is not an admin key."), 401);
         const cookie = [
           `${ADMIN_COOKIE}=${deps.adminSessions.issue(key.trim())}`,
@@ -119,7 +133,7 @@ export function adminRoutes(deps: AppDeps) {
       async ({ request }) => {
         admin(request);
         // No body means "all"; a body that does not parse is refused, never read as "all".
-        const text = await request.text();
+        const text = await readBodyText(request, deps.config.LIFELINE_MAX_BODY_BYTES);
         let raw: unknown = {};
         try {
           if (text.trim()) raw = JSON.parse(text);

@@ -1,16 +1,17 @@
 import { Elysia, t } from "elysia";
 import { Job, QueueEvents, type Queue } from "bullmq";
 import { z } from "zod";
-import { enqueueScores, type InferenceJob } from "../../../queues/inference.queue";
+import { enqueueScores, isScoreJobId, type InferenceJob } from "../../../queues/inference.queue";
 import { queueNames, queueOptions } from "../../../queues/names";
+import { idTextSchema } from "../../../pipelines/segment";
 import { CustomerNotFoundError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from "../../errors";
 import { createRedis } from "../../redis/connection";
 import { authorize } from "../auth";
 import type { AppDeps } from "../deps";
 
 const signalBodySchema = z.union([
-  z.strictObject({ customerId: z.string().min(1) }),
-  z.strictObject({ customerIds: z.array(z.string().min(1)).min(1) }),
+  z.strictObject({ customerId: idTextSchema }),
+  z.strictObject({ customerIds: z.array(idTextSchema).min(1) }),
 ]);
 
 type Requested = { customerId: string; jobId: string };
@@ -29,6 +30,7 @@ export function signalRoutes(deps: AppDeps) {
   };
 
   async function outcome(jobId: string, waitMs?: number) {
+    if (!isScoreJobId(jobId)) return undefined;
     const job = await Job.fromId(queue, jobId);
     if (!job) return undefined;
     if (waitMs && !job.finishedOn) await job.waitUntilFinished(await queueEvents(), waitMs).catch(() => undefined);
