@@ -89,6 +89,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
             ? config.LIFELINE_INFERENCE_CONCURRENCY
             : config.LIFELINE_WORKER_CONCURRENCY,
     stalledInterval: config.LIFELINE_STALLED_INTERVAL_MS,
+    maxStalledCount: config.LIFELINE_JOB_MAX_STALLS,
     lockDuration: Math.max(config.LIFELINE_STALLED_INTERVAL_MS, 5_000),
   });
 

@@ -65,6 +65,13 @@ export const configSchema = z
     LIFELINE_CLAIM_IDLE_MS: positiveInt(30_000),
     /** How often BullMQ looks for jobs of a dead worker. */
     LIFELINE_STALLED_INTERVAL_MS: positiveInt(30_000),
+    /**
+     * Times a job may be taken back from a worker that died before it is dead-lettered. BullMQ's
+     * default (1) turns a crash-looping worker's accepted events into dead letters; a stall is found
+     * at most once per lock time, so 1000 outlasts hours of crash loop and still stops a job that
+     * itself kills every worker that takes it.
+     */
+    LIFELINE_JOB_MAX_STALLS: positiveInt(1_000),
     LIFELINE_BRIDGE_READ_COUNT: positiveInt(1_000),
     /** Larger jobs fold more events into each profile read and write. */
     LIFELINE_JOB_MAX_EVENTS: positiveInt(5_000),
