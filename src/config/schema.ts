@@ -119,7 +119,7 @@ export const configSchema = z
     LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: z.coerce.number().int().min(0).default(20_000),
     /** Requests per second per read or admin key; 0 = off. */
     LIFELINE_RATE_LIMIT_REQUESTS_PER_SEC: z.coerce.number().int().min(0).default(200),
-    /** GET /ready answers 503 when undelivered stream entries plus waiting jobs exceed this; 0 = no check. */
+    /** GET /ready answers 503 when more accepted events than this wait for the workers (not yet read from the streams, or in waiting clean and embed jobs); 0 = no check. */
     LIFELINE_READY_MAX_BACKLOG: z.coerce.number().int().min(0).default(1_000_000),
     /** How long a dashboard login (cookie) lasts. */
     LIFELINE_ADMIN_SESSION_HOURS: positiveInt(12),

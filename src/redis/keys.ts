@@ -12,6 +12,8 @@ export function keyspace(prefix: string, partitions: number) {
     partitions,
     partitionOf: (customerKey: string) => fnv1a(customerKey) % partitions,
     stream: (partition: number) => `${prefix}:{p${partition}}:events`,
+    /** Hash {appended, delivered}: events ever appended to the partition stream and read by the workers' group. */
+    streamCounts: (partition: number) => `${prefix}:{p${partition}}:counts`,
     /** messageIds accepted in one time bucket of the dedup window. */
     dedupBucket: (partition: number, bucket: number) => `${prefix}:{p${partition}}:seen:${bucket}`,
     /** Structured profile of one customer: hash {json, v}. */

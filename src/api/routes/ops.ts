@@ -1,7 +1,6 @@
 import { Elysia } from "elysia";
-import { CONSUMER_GROUP } from "../../../queues/stream-bridge";
+import { eventBacklog } from "../../../queues/backlog";
 import type { AppDeps } from "../deps";
-import { streamGroupsInfo } from "../../redis/keyed-commands";
 
 type Check = { ok: boolean; detail: string | number };
 
@@ -30,25 +29,11 @@ export function opsRoutes(deps: AppDeps) {
     }
   }
 
-  /** Stream entries not yet handed to workers, plus jobs waiting in the work queues. */
+  /** Events accepted and not yet in profiles and memory (streams not yet read, clean and embed jobs waiting). */
   async function checkBacklog(): Promise<Check> {
     if (config.LIFELINE_READY_MAX_BACKLOG === 0) return { ok: true, detail: "not checked" };
     try {
-      const lags = await Promise.all(
-        keys.allStreams().map(async (stream) => {
-          const groups = await streamGroupsInfo(redis, stream).catch(() => [] as unknown[][]);
-          const group = groups.find((g) => g[g.indexOf("name") + 1] === CONSUMER_GROUP);
-          const lag = group ? group[group.indexOf("lag") + 1] : undefined;
-          return typeof lag === "number" ? lag : group ? 0 : await redis.xlen(stream);
-        }),
-      );
-      const waiting = await Promise.all(
-        [queues.clean, queues.embed, queues.inference].map(async (q) => {
-          const c = await q.getJobCounts("waiting", "prioritized");
-          return (c.waiting ?? 0) + (c.prioritized ?? 0);
-        }),
-      );
-      const backlog = [...lags, ...waiting].reduce((a, b) => a + b, 0);
+      const backlog = await eventBacklog(redis, keys, queues);
       return { ok: backlog <= config.LIFELINE_READY_MAX_BACKLOG, detail: backlog };
     } catch (err) {
       return { ok: false, detail: `could not be measured: ${(err as Error).message}` };
