@@ -107,6 +107,11 @@ export const configSchema = z
     LIFELINE_EMBEDDING_BATCH_SIZE: positiveInt(128),
     LIFELINE_EMBEDDING_TIMEOUT_MS: positiveInt(30_000),
     LIFELINE_EMBEDDING_MAX_RETRIES: z.coerce.number().int().min(0).default(4),
+    /** Consecutive failed embedding requests (outages, refused settings) that pause a process's embedding calls. */
+    LIFELINE_EMBEDDING_BREAKER_FAILURES: positiveInt(5),
+    /** First pause; each failed trial doubles it up to LIFELINE_EMBEDDING_BREAKER_MAX_COOLDOWN_MS. Embed jobs wait meanwhile, nothing is dead-lettered. */
+    LIFELINE_EMBEDDING_BREAKER_COOLDOWN_MS: positiveInt(5_000),
+    LIFELINE_EMBEDDING_BREAKER_MAX_COOLDOWN_MS: positiveInt(300_000),
     LIFELINE_LOCAL_VOCAB_SIZE: positiveInt(100_000),
     /** Events embedded and upserted together by the embed worker. */
     LIFELINE_EMBED_BATCH_SIZE: positiveInt(256).pipe(z.number().max(4096)),

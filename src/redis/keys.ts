@@ -42,6 +42,10 @@ export function keyspace(prefix: string, partitions: number) {
     /** Fitted recommender (JSON) and its version. */
     recommender: () => `${prefix}:{model}:recs`,
     recommenderVersion: () => `${prefix}:{model}:recs:version`,
+    /** What workers tell /ready (hash tag {health}): an upstream failing, worker starts, a worker that cannot start. */
+    upstreamHealth: (upstream: string) => `${prefix}:{health}:upstream:${upstream}`,
+    workerStarts: () => `${prefix}:{health}:worker-starts`,
+    workerStartFailure: () => `${prefix}:{health}:worker-start-failure`,
     allStreams: () => Array.from({ length: partitions }, (_, p) => `${prefix}:{p${p}}:events`),
   };
 }
