@@ -51,6 +51,9 @@ export async function replayDeadLetters(deadLetters: Queue, queues: Record<strin
     }
     await target.add(parsed.data.jobName, parsed.data.data, { jobId: jobIdFor(`replay-${job.id}-${Date.now()}`) });
     await job.remove();
+    // The failed original is replaced by the new job (and would keep /ready's failedJobs up).
+    const original = parsed.data.jobId ? await target.getJob(parsed.data.jobId) : undefined;
+    if (original && (await original.isFailed())) await original.remove();
     result.replayed++;
   }
   return result;

@@ -13,6 +13,7 @@ import { loadStageRules } from "../src/profiles/stage-rules";
 import { createRedis, waitUntilReady } from "../src/redis/connection";
 import { keyspace } from "../src/redis/keys";
 import { attachStageMetrics, createPipelineMetrics } from "../src/metrics/pipeline-metrics";
+import { recordWorkerStart, upstreamHealthReporter, type UpstreamHealthReporter } from "../src/metrics/health-records";
 import { processClean, type AppliedListener } from "./clean.worker";
 import type { CleanJob } from "./clean.queue";
 import { isFinalFailure, recordDeadLetter } from "./dead-letter";
@@ -24,10 +25,16 @@ import { processInference } from "./inference.worker";
 import { buildInsights } from "../src/inference/build-insights";
 import { queueNames, queueOptions, type QueueName } from "./names";
 import { keyedMutex } from "./keyed-mutex";
-import { forBullmq } from "./retry-policy";
+import { forBullmq, upstreamPauseMs } from "./retry-policy";
 import { createStreamBridge } from "./stream-bridge";
 
 export type WorkerRuntime = Awaited<ReturnType<typeof startWorkers>>;
+
+/** A call's final outcome goes to /ready: "ok" clears a failure, "timeout"/"error" records it (retries are not final). */
+function reportHealth(health: UpstreamHealthReporter, outcome: string, failure: string | undefined): void {
+  if (outcome === "ok") health.ok();
+  else if (outcome === "timeout" || outcome === "error") health.failed(failure ?? outcome);
+}
 
 /** Shared instead of opened by the runtime (tests share one store with an in-process API). */
 export type WorkerResources = { embedder?: Embedder; memory?: MemoryStore };
@@ -40,7 +47,16 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   const rules = loadStageRules(config);
   const profiles = createProfileStore(redis, keys, rules);
   const pipelineMetrics = createPipelineMetrics(redis, config.LIFELINE_KEY_PREFIX);
-  const embedder = resources.embedder ?? (await createEmbedder(config, { onOutcome: (o) => pipelineMetrics.countCall("embedding", o) }));
+  const embeddingHealth = upstreamHealthReporter(redis, keys, "embeddings");
+  const llmHealth = upstreamHealthReporter(redis, keys, "llm");
+  const embedder =
+    resources.embedder ??
+    (await createEmbedder(config, {
+      onOutcome: (o, failure) => {
+        pipelineMetrics.countCall("embedding", o);
+        reportHealth(embeddingHealth, o, failure);
+      },
+    }));
   const memory = resources.memory ?? (await createMemoryStore(config, embedder));
   if (!resources.memory) await memory.init();
   // Stitching reaches the vector memory: the visitor's points move to the customer.
@@ -63,8 +79,9 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     memory,
     embedder,
     log: log.child({ queue: queueNames.inference }),
-    onStrategyOutcome: (o) => {
+    onStrategyOutcome: (o, failure) => {
       if (o !== "breaker_open") pipelineMetrics.countCall("llm", o);
+      reportHealth(llmHealth, o, failure);
     },
   });
   // New events make the insight stale and schedule a debounced re-score.
@@ -130,16 +147,22 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     maxWaitMs: config.LIFELINE_EMBED_MAX_WAIT_MS,
     timeUpsert: (fn) => pipelineMetrics.timeStage("upsert", fn),
   });
+  // While the embedding provider is down the whole embed queue waits (every worker, no attempt
+  // spent), for as long as the provider's breaker says, and resumes by itself.
   const embedWorker = new Worker<EmbedJob>(
     queueNames.embed,
     async (job) => {
       try {
         return await embedStage.process(job);
       } catch (err) {
-        throw forBullmq(err);
+        const pauseMs = upstreamPauseMs(err);
+        if (pauseMs === undefined) throw forBullmq(err);
+        await embedQueue.rateLimit(pauseMs);
+        throw Worker.RateLimitError();
       }
     },
-    workerOptions(queueNames.embed),
+    // BullMQ honours a queue's manual rate limit only in a worker with a limiter; this one never limits by itself.
+    { ...workerOptions(queueNames.embed), limiter: { max: 1_000_000_000, duration: 1_000 } },
   );
 
   const inferenceWorker = new Worker<InferenceJob>(
@@ -171,6 +194,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   attachStageMetrics(pipelineMetrics, { clean: cleanWorker, embed: embedWorker, inference: inferenceWorker });
   await bridge.start();
   rescorer.start();
+  await recordWorkerStart(redis, keys, `${hostname()}-${process.pid}-${Date.now()}`);
   log.info({ partitions: keys.partitions }, "workers started");
 
   return {

@@ -86,6 +86,10 @@ export const configSchema = z
     LIFELINE_MODEL_REFRESH_MS: positiveInt(5_000),
     LIFELINE_SIGNAL_MAX_BULK: positiveInt(1_000),
     LIFELINE_SIGNAL_WAIT_MS: positiveInt(10_000),
+    /** Time a score may spend on memory retrieval (query embedding, searches); past it the strategy goes without. Default: a fifth of LIFELINE_SIGNAL_WAIT_MS. */
+    LIFELINE_RETRIEVAL_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
+    /** All LLM attempts and waits of one strategy; then the playbook answers. Default: three fifths of LIFELINE_SIGNAL_WAIT_MS. */
+    LIFELINE_LLM_BUDGET_MS: z.coerce.number().int().positive().optional(),
     LIFELINE_RECOMMENDATIONS: positiveInt(10),
 
     QDRANT_URL: z.string().url().optional(),
@@ -94,11 +98,11 @@ export const configSchema = z
     OPENAI_BASE_URL: z.string().url().optional(),
     OPENAI_API_KEY: z.string().optional(),
     LIFELINE_LLM_MODEL: z.string().default("gpt-4o-mini"),
-    /** Per chat-completion attempt of the strategy writer. */
+    /** Per chat-completion attempt of the strategy writer (less when LIFELINE_LLM_BUDGET_MS has less left). */
     LIFELINE_LLM_TIMEOUT_MS: positiveInt(20_000),
     /** Retries after the first attempt, on 429, 5xx, timeouts and malformed answers; then the fallback playbook answers. */
     LIFELINE_LLM_MAX_RETRIES: z.coerce.number().int().min(0).default(2),
-    /** Consecutive failed strategy calls that open the circuit breaker (answers then come from the fallback at once). */
+    /** Consecutive failed LLM attempts (a timeout counts the moment it happens) that open the circuit breaker: answers then come from the fallback at once. */
     LIFELINE_LLM_BREAKER_FAILURES: positiveInt(5),
     /** How long the breaker stays open before one trial call is let through. */
     LIFELINE_LLM_BREAKER_COOLDOWN_MS: positiveInt(30_000),
@@ -126,6 +130,10 @@ export const configSchema = z
     LIFELINE_RATE_LIMIT_REQUESTS_PER_SEC: z.coerce.number().int().min(0).default(200),
     /** GET /ready answers 503 when more accepted events than this wait for the workers (not yet read from the streams, or in waiting clean and embed jobs); 0 = no check. */
     LIFELINE_READY_MAX_BACKLOG: z.coerce.number().int().min(0).default(1_000_000),
+    /** GET /ready reports "degraded" when more dead letters (or failed jobs) than this wait for an operator. */
+    LIFELINE_READY_MAX_DEAD_LETTERS: z.coerce.number().int().min(0).default(0),
+    /** GET /ready reports "degraded" when workers started more often than this in 10 minutes (a crash loop). */
+    LIFELINE_READY_MAX_WORKER_STARTS: positiveInt(10),
     /** How long a dashboard login (cookie) lasts. */
     LIFELINE_ADMIN_SESSION_HOURS: positiveInt(12),
 
@@ -145,11 +153,29 @@ export const configSchema = z
           ctx.addIssue({ code: "custom", path: [name], message: `a key is also listed in ${other}; each role needs its own keys` });
         owner.set(key, name);
       }
+    const budget = scoringBudget(c);
+    if (budget.retrievalMs + budget.llmMs >= c.LIFELINE_SIGNAL_WAIT_MS)
+      ctx.addIssue({
+        code: "custom",
+        path: [c.LIFELINE_LLM_BUDGET_MS ? "LIFELINE_LLM_BUDGET_MS" : "LIFELINE_RETRIEVAL_TIMEOUT_MS"],
+        message: `retrieval (${budget.retrievalMs} ms) and the LLM (${budget.llmMs} ms) must fit in LIFELINE_SIGNAL_WAIT_MS (${c.LIFELINE_SIGNAL_WAIT_MS} ms) with time to spare`,
+      });
     if (c.EMBEDDINGS_PROVIDER === "openai" && !c.OPENAI_API_KEY && !c.OPENAI_BASE_URL)
       ctx.addIssue({ code: "custom", path: ["OPENAI_BASE_URL"], message: "EMBEDDINGS_PROVIDER=openai needs OPENAI_BASE_URL or OPENAI_API_KEY" });
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * How one score fits in LIFELINE_SIGNAL_WAIT_MS, so a caller waiting for it gets it: retrieval at
+ * most a fifth, the LLM at most three fifths; the rest is queueing, scoring and storing.
+ */
+export function scoringBudget(c: Pick<Config, "LIFELINE_SIGNAL_WAIT_MS" | "LIFELINE_RETRIEVAL_TIMEOUT_MS" | "LIFELINE_LLM_BUDGET_MS">) {
+  return {
+    retrievalMs: c.LIFELINE_RETRIEVAL_TIMEOUT_MS ?? Math.floor(c.LIFELINE_SIGNAL_WAIT_MS / 5),
+    llmMs: c.LIFELINE_LLM_BUDGET_MS ?? Math.floor((c.LIFELINE_SIGNAL_WAIT_MS * 3) / 5),
+  };
+}
 
 export type RedisSeed = { host: string; port: number };
 export type ClusterTarget = { seeds: RedisSeed[]; username?: string; password?: string; tls: boolean };

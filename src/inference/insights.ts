@@ -46,6 +46,8 @@ export type InsightDeps = {
   recommender: () => Promise<Recommender | undefined>;
   strategyWriter: StrategyWriter;
   retrieval?: Retrieval;
+  /** Past this, retrieval is skipped (named in fallbackReason). @defaultValue 2000 */
+  retrievalTimeoutMs?: number;
   recommendations: number;
   log: Logger;
 };
@@ -63,10 +65,9 @@ export function createInsights(d: InsightDeps) {
     const churn = scorer.score(historyFromProfile(profile), nowMs);
     const recommender = await d.recommender();
     const recommendations = recommender ? recommend(recommender, recHistoryFromProfile(profile), d.recommendations) : [];
-    // Retrieval feeds the LLM's prompt; the playbook alone (no LLM configured) does without it.
-    const retrieved =
-      d.retrieval && d.strategyWriter.usesLlm ? await d.retrieval(profile, churn) : { relevantEvents: ownRiskEvents(profile), similarCustomersWhoStayed: [] };
+    const { skipped, ...retrieved } = await retrieveContext(d, profile, churn);
     const written = await d.strategyWriter.write(strategyContext(profile, churn, nowMs, { ...retrieved, recommendations }));
+    const fallbackReason = [written.fallbackReason, skipped].filter(Boolean).join("; ");
 
     const insight: Insight = {
       customerId,
@@ -75,7 +76,7 @@ export function createInsights(d: InsightDeps) {
       strategy: written.strategy,
       source: written.source,
       ...(written.model ? { strategyModel: written.model } : {}),
-      ...(written.fallbackReason ? { fallbackReason: written.fallbackReason } : {}),
+      ...(fallbackReason ? { fallbackReason } : {}),
       modelVersion: churn.modelVersion,
       computedAt: new Date(nowMs).toISOString(),
     };
@@ -98,6 +99,30 @@ export function createInsights(d: InsightDeps) {
 export async function readInsight(redis: RedisClient, keys: Keyspace, customerId: string): Promise<StoredInsight | undefined> {
   const [json, stale] = await redis.hmget(keys.insight(customerId), "json", "stale");
   return json ? { insight: JSON.parse(json) as Insight, stale: stale === "1" } : undefined;
+}
+
+type RetrievedContext = Awaited<ReturnType<Retrieval>> & { skipped?: string };
+
+/**
+ * Retrieval feeds the LLM's prompt only (the playbook alone does without it), so a score never
+ * waits on it: when it fails (the embedding provider is down) or overruns its time, the strategy
+ * is written from the customer's own recent events and `skipped` says why.
+ */
+async function retrieveContext(d: InsightDeps, profile: Profile, churn: ChurnPrediction): Promise<RetrievedContext> {
+  const own = { relevantEvents: ownRiskEvents(profile), similarCustomersWhoStayed: [] };
+  if (!d.retrieval || !d.strategyWriter.usesLlm) return own;
+  const timeoutMs = d.retrievalTimeoutMs ?? 2_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`took longer than ${timeoutMs} ms`)), timeoutMs)));
+    return await Promise.race([d.retrieval(profile, churn), late]);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    d.log.warn({ customerId: profile.customerId, reason }, "memory retrieval skipped");
+    return { ...own, skipped: `memory retrieval skipped: ${reason}` };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Without vector memory: the customer's latest churn signals and events, newest first. */
