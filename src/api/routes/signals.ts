@@ -29,11 +29,19 @@ export function signalRoutes(deps: AppDeps) {
     return events;
   };
 
+  /** Until the job finished or the deadline passed. */
+  async function settle(job: Job, deadline: number): Promise<void> {
+    const events = await queueEvents();
+    // QueueEvents can miss a completion that lands while it starts listening: look again twice a second.
+    for (let current: Job | undefined = job; current && !current.finishedOn && Date.now() < deadline; current = await Job.fromId(queue, job.id!))
+      await current.waitUntilFinished(events, Math.max(1, Math.min(500, deadline - Date.now()))).catch(() => undefined);
+  }
+
   async function outcome(jobId: string, waitMs?: number) {
     if (!isScoreJobId(jobId)) return undefined;
     const job = await Job.fromId(queue, jobId);
     if (!job) return undefined;
-    if (waitMs && !job.finishedOn) await job.waitUntilFinished(await queueEvents(), waitMs).catch(() => undefined);
+    if (waitMs && !job.finishedOn) await settle(job, Date.now() + waitMs);
     const fresh = (await Job.fromId(queue, jobId)) ?? job;
     const state = await fresh.getState();
     return {
