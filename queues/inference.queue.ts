@@ -5,7 +5,9 @@ export const inferenceJobNames = { score: "score", refit: "refit" } as const;
 
 export const scoreJobSchema = z.object({ customerId: z.string().min(1) });
 export type ScoreJob = z.infer<typeof scoreJobSchema>;
-export type InferenceJob = ScoreJob | Record<string, never>;
+/** What a score job of an erased customer holds and returns instead: nothing of theirs. */
+export const ERASED_JOB = { erased: true } as const;
+export type InferenceJob = ScoreJob | Record<string, never> | typeof ERASED_JOB;
 
 const SCORE_JOB_ID = /^sc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -3,6 +3,7 @@ import type { Logger } from "../src/log/logger";
 import type { RedisClient } from "../src/redis/connection";
 import type { Keyspace } from "../src/redis/keys";
 import { entryEvents, INIT_STREAM_COUNTS, STREAM_GROUP } from "../src/streams/event-log";
+import { isScrubbedCopy } from "../src/streams/scrub-stream";
 import { cleanJobNames, type CleanJob } from "./clean.queue";
 import { createStreamGroup } from "../src/redis/keyed-commands";
 import { withEventCount } from "./job-id";
@@ -63,7 +64,7 @@ export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueu
       if (!group.length) return;
       jobs.push({
         name: cleanJobNames.batch,
-        data: { partition, events },
+        data: { partition, events, range: [group[0]![0], group[group.length - 1]![0]] },
         opts: { jobId: withEventCount(`p${partition}-${group[0]![0]}-${group[group.length - 1]![0]}`, events.length) },
       });
       group = [];
@@ -80,7 +81,8 @@ export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueu
   }
 
   async function handOff(partition: number, entries: Entry[]): Promise<number> {
-    const live = entries.filter(([, fields]) => fields);
+    // Deleted entries (no fields) and copies left by an erasure (delivered before) make no job.
+    const live = entries.filter(([, fields]) => fields && !isScrubbedCopy(fields));
     const jobs = toJobs(partition, live);
     if (jobs.length) await cleanQueue.addBulk(jobs);
     await redis.xack(keys.stream(partition), CONSUMER_GROUP, ...entries.map(([id]) => id));

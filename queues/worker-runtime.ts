@@ -8,6 +8,7 @@ import { createMemoryStore } from "../src/memory/create-memory-store";
 import type { MemoryStore } from "../src/memory/memory-store";
 import type { Logger } from "../src/log/logger";
 import { createIdentities } from "../src/profiles/identities";
+import { createSuppression } from "../src/profiles/suppression";
 import { createProfileStore } from "../src/profiles/profile-store";
 import { loadStageRules } from "../src/profiles/stage-rules";
 import { createRedis, waitUntilReady } from "../src/redis/connection";
@@ -60,7 +61,8 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   const memory = resources.memory ?? (await createMemoryStore(config, embedder));
   if (!resources.memory) await memory.init();
   // Stitching reaches the vector memory: the visitor's points move to the customer.
-  const identities = createIdentities(redis, keys, profiles, [(from, to) => memory.reassignCustomer(from, to)]);
+  const suppression = createSuppression(redis, keys, config);
+  const identities = createIdentities(redis, keys, profiles, [(from, to) => memory.reassignCustomer(from, to)], suppression);
   const onApplied: AppliedListener[] = [];
   // Stage durations and upstream call outcomes, summed in Redis for the API's /metrics.
 
@@ -120,7 +122,8 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
       try {
         return await byPartition(job.data.partition, () => processClean(job, {
           redis,
-          droppedKey: keys.dropped(),
+          keys,
+          suppression,
           cleanQueue,
           profiles,
           identities,
@@ -137,9 +140,8 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   );
 
   const embedStage = createEmbedStage({
-    redis,
-    keys,
     identities,
+    suppression,
     embedder,
     memory,
     log: log.child({ queue: queueNames.embed }),
@@ -169,7 +171,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     queueNames.inference,
     async (job) => {
       try {
-        return await processInference(job, { insights, refit });
+        return await processInference(job, { insights, refit, suppression });
       } catch (err) {
         throw forBullmq(err);
       }
@@ -202,6 +204,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     keys,
     profiles,
     identities,
+    suppression,
     onApplied,
     embedder,
     memory,

@@ -123,6 +123,13 @@ export const configSchema = z
     LIFELINE_EMBED_MAX_WAIT_MS: positiveInt(200),
     /** After DELETE /clients/:id, events of that customer still in flight are dropped for this long. */
     LIFELINE_ERASURE_TOMBSTONE_SECONDS: positiveInt(3 * 86_400),
+    /**
+     * How long an erased customer's ids stay suppressed (events, identity links and dead-letter
+     * replays for them are dropped), kept as keyed hashes, not the ids. 0 = until lifted.
+     */
+    LIFELINE_ERASURE_SUPPRESSION_DAYS: z.coerce.number().int().min(0).default(0),
+    /** Key of those hashes; when unset one is made once and kept in Redis (set it to keep the hashes unlinkable for whoever reads Redis). */
+    LIFELINE_SUPPRESSION_SECRET: z.string().min(16, "at least 16 characters").optional(),
 
     /** Events per second per write key on ingest (token bucket in Redis, shared by API replicas); 0 = off. */
     LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: z.coerce.number().int().min(0).default(20_000),
@@ -215,4 +222,4 @@ export function redisClusterTarget(c: Pick<Config, "REDIS_URL" | "REDIS_CLUSTER_
 export type Env = Record<string, string | undefined>;
 
 /** Names of settings whose values must never reach a log line. */
-export const secretSettings = ["LIFELINE_WRITE_KEYS", "LIFELINE_READ_KEYS", "LIFELINE_ADMIN_KEYS", "OPENAI_API_KEY", "QDRANT_API_KEY"] as const;
+export const secretSettings = ["LIFELINE_WRITE_KEYS", "LIFELINE_READ_KEYS", "LIFELINE_ADMIN_KEYS", "OPENAI_API_KEY", "QDRANT_API_KEY", "LIFELINE_SUPPRESSION_SECRET"] as const;

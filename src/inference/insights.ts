@@ -80,7 +80,7 @@ export function createInsights(d: InsightDeps) {
       modelVersion: churn.modelVersion,
       computedAt: new Date(nowMs).toISOString(),
     };
-    await d.redis.hset(d.keys.insight(customerId), "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
+    await writeUnlessErased(d, customerId, "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
     return insight;
   }
 
@@ -91,9 +91,18 @@ export function createInsights(d: InsightDeps) {
     riskTier: async (customerId: string) => (await d.redis.hget(d.keys.insight(customerId), "tier")) ?? undefined,
     /** New events make the insight stale until the debounced re-score lands. */
     async markStale(customerId: string): Promise<void> {
-      await d.redis.hset(d.keys.insight(customerId), "stale", "1");
+      await writeUnlessErased(d, customerId, "stale", "1");
     },
   };
+}
+
+// An erasure may land while a score runs: its insight must not recreate the customer's key.
+const HSET_UNLESS_ERASED = `if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`;
+
+async function writeUnlessErased(d: Pick<InsightDeps, "redis" | "keys">, customerId: string, ...fields: string[]): Promise<void> {
+  await d.redis.eval(HSET_UNLESS_ERASED, 2, d.keys.insight(customerId), d.keys.erased(customerId), ...fields);
 }
 
 export async function readInsight(redis: RedisClient, keys: Keyspace, customerId: string): Promise<StoredInsight | undefined> {

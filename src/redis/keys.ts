@@ -24,6 +24,10 @@ export function keyspace(prefix: string, partitions: number) {
     anonymousEvents: (customerId: string) => `${prefix}:{c:${customerId}}:events`,
     /** Set by erasure, with a TTL: events of this customer still in flight are dropped, not applied. */
     erased: (customerId: string) => `${prefix}:{c:${customerId}}:erased`,
+    /** Erased customers who may not come back: zset of keyed hashes of their ids, score = until when (ms). */
+    suppressed: () => `${prefix}:{suppressed}:ids`,
+    /** The key of those hashes when LIFELINE_SUPPRESSION_SECRET is not set. */
+    suppressionSecret: () => `${prefix}:{suppressed}:secret`,
     /** anonymousId → the userId it was linked to by identify/alias. */
     identityLink: (anonymousId: string) => `${prefix}:{a:${anonymousId}}:link`,
     /** Customer ids, sharded so no single key takes every write. */

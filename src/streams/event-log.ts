@@ -201,9 +201,9 @@ export function createEventLog(redis: RedisClient, keys: Keyspace, opts: EventLo
   };
 }
 
-/** The events of one stream entry, in order: fields are m/e pairs. */
+/** The events of one stream entry, in order: each is an m (messageId) field followed by its e (JSON) field; other fields are markers. */
 export function entryEvents(fields: string[]): { messageId: string; json: string }[] {
   const out: { messageId: string; json: string }[] = [];
-  for (let i = 0; i + 3 < fields.length; i += 4) out.push({ messageId: fields[i + 1]!, json: fields[i + 3]! });
+  for (let i = 0; i + 3 < fields.length; i += 2) if (fields[i] === "m" && fields[i + 2] === "e") out.push({ messageId: fields[i + 1]!, json: fields[i + 3]! });
   return out;
 }

@@ -142,7 +142,7 @@ export function adminRoutes(deps: AppDeps) {
         }
         const parsed = replayRequestSchema.safeParse(raw);
         if (!parsed.success) throw new InvalidRequestError(`ids: ${parsed.error.issues[0]?.message ?? "invalid"}`, { details: { path: "ids" } });
-        return replayDeadLetters(deps.queues["dead-letter"], replayTargets, parsed.data.ids);
+        return replayDeadLetters(deps.queues["dead-letter"], replayTargets, deps.suppression, parsed.data.ids);
       },
       {
         parse: "none",

@@ -43,10 +43,13 @@ export function signalRoutes(deps: AppDeps) {
     if (!job) return undefined;
     if (waitMs && !job.finishedOn) await settle(job, Date.now() + waitMs);
     const fresh = (await Job.fromId(queue, jobId)) ?? job;
+    // An erased customer's jobs are gone for every caller, even while the erasure is still running.
+    const { customerId, erased } = fresh.data as { customerId?: string; erased?: boolean };
+    if (erased || (customerId && (await deps.suppression.erasedOf([customerId])).size)) return undefined;
     const state = await fresh.getState();
     return {
       jobId,
-      customerId: (fresh.data as { customerId?: string }).customerId,
+      customerId,
       state,
       ...(state === "completed" ? { insight: fresh.returnvalue } : {}),
       ...(state === "failed" ? { error: fresh.failedReason } : {}),
