@@ -24,12 +24,21 @@ export function isFinalFailure(job: Job, err: Error): boolean {
   return err.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
 }
 
-export async function recordDeadLetter(deadLetters: Queue, queue: string, job: Job, err: Error): Promise<void> {
+/** What of a job's data belongs to customers erased now (suppressed or tombstoned); undefined when nothing does. */
+async function erasedPart(queue: string, data: unknown, suppression: Pick<Suppression, "erasedOf">) {
+  const erased = await suppression.erasedOf(customersIn(queue, data));
+  return erased.size ? scrubJobData(queue, data, erasedMatcher(erased)) : undefined;
+}
+
+/** Keeps a finally failed job for an operator, without what belongs to customers erased meanwhile. */
+export async function recordDeadLetter(deadLetters: Queue, queue: string, job: Job, err: Error, suppression: Pick<Suppression, "erasedOf">): Promise<void> {
+  const erased = await erasedPart(queue, job.data, suppression);
+  if (erased && erased.kept === undefined) return;
   const letter: DeadLetter = {
     queue,
     jobName: job.name,
     jobId: job.id,
-    data: job.data,
+    data: erased ? erased.kept : job.data,
     reason: err.message,
     stack: err.stack,
     attemptsMade: job.attemptsMade,
@@ -72,8 +81,7 @@ export async function replayDeadLetters(deadLetters: Queue, queues: Record<strin
       result.skipped.push({ id: String(job.id), reason: parsed.success ? `unknown queue ${parsed.data.queue}` : "not a dead letter" });
       continue;
     }
-    const erased = await suppression.erasedOf(customersIn(parsed.data.queue, parsed.data.data));
-    const scrub = erased.size ? scrubJobData(parsed.data.queue, parsed.data.data, erasedMatcher(erased)) : undefined;
+    const scrub = await erasedPart(parsed.data.queue, parsed.data.data, suppression);
     if (scrub && scrub.kept === undefined) {
       await job.remove();
       result.skipped.push({ id: String(job.id), reason: "erased customer: not replayed, removed" });

@@ -184,7 +184,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
       if (!job) return;
       const final = isFinalFailure(job, err);
       log.warn({ queue: name, jobId: job.id, err, attemptsMade: job.attemptsMade, final }, final ? "job dead-lettered" : "job failed; will retry");
-      if (final) recordDeadLetter(deadLetters, name, job, err).catch((e) => log.error({ err: e }, "could not record dead letter"));
+      if (final) recordDeadLetter(deadLetters, name, job, err, suppression).catch((e) => log.error({ err: e }, "could not record dead letter"));
     });
 
   const bridge = createStreamBridge(redis, keys, cleanQueue, log.child({ component: "stream-bridge" }), {

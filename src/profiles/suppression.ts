@@ -57,8 +57,5 @@ export function createSuppression(redis: RedisClient, keys: Keyspace, config: Pi
     async lift(customerIds: string[]): Promise<number> {
       return customerIds.length ? redis.zrem(keys.suppressed(), ...(await hashes(customerIds))) : 0;
     },
-    async isSuppressed(customerId: string): Promise<boolean> {
-      return (await suppressedOf([customerId])).size > 0;
-    },
   };
 }

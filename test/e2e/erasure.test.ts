@@ -151,3 +151,13 @@ test("events, identity links and dead-letter replays do not bring an erased cust
   expect(await leftovers()).toEqual([]);
   expect(await h.deps.redis.zcard(h.deps.keys.suppressed())).toBe(2);
 }, 120_000);
+
+test("an operator can lift the suppression: then the customer's new events make them a customer again", async () => {
+  const lifted = await call("POST", "/admin/suppressions/lift", { ids: [ada.userId] }, TEST_KEYS.admin);
+  expect(lifted.body).toEqual({ lifted: 1 });
+  expect((await call("POST", "/admin/suppressions/lift", { ids: ["\u0000"] }, TEST_KEYS.admin)).status).toBe(400);
+  await call("POST", "/v1/track", track(ada.userId, "Signed Up"), TEST_KEYS.write);
+  const back = await waitFor(async () => (await call("GET", `/clients/${ada.userId}`)).body?.profile, 30_000, "her new profile");
+  expect(back.eventCounts).toEqual({ "Signed Up": 1 });
+  expect(await h.deps.redis.zcard(h.deps.keys.suppressed())).toBe(1); // her old device stays suppressed
+}, 60_000);

@@ -77,7 +77,7 @@ describe("/metrics", () => {
 
   test("a dead letter is counted", async () => {
     const before = sampleValue(await scrape(), "lifeline_dead_letters");
-    await recordDeadLetter(h.deps.queues["dead-letter"], "clean", { id: `j-${uid()}`, name: "event", data: {}, attemptsMade: 5 } as never, new Error("boom"));
+    await recordDeadLetter(h.deps.queues["dead-letter"], "clean", { id: `j-${uid()}`, name: "event", data: {}, attemptsMade: 5 } as never, new Error("boom"), h.deps.suppression);
     expect(sampleValue(await scrape(), "lifeline_dead_letters")).toBe(before + 1);
   });
 });
@@ -107,6 +107,7 @@ describe("roles", () => {
     { method: "GET", path: "/admin/queues/api/queues", role: "admin" },
     { method: "GET", path: "/admin/dead-letters", role: "admin" },
     { method: "POST", path: "/admin/dead-letters/replay", role: "admin", body: { ids: ["none"] } },
+    { method: "POST", path: "/admin/suppressions/lift", role: "admin", body: { ids: ["none"] } },
   ] as const;
   const keyOf = { write: TEST_KEYS.write, read: TEST_KEYS.read, admin: TEST_KEYS.admin } as const;
   for (const route of routes) {

@@ -1,11 +1,18 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { deadLetterSchema, replayDeadLetters } from "../../../queues/dead-letter";
+import { idTextSchema } from "../../../pipelines/segment";
+import { ANONYMOUS_PREFIX } from "../../profiles/profile-store";
 import { ForbiddenError, InvalidJsonError, InvalidRequestError, PayloadTooLargeError, UnauthorizedError } from "../../errors";
 import { ADMIN_COOKIE, authorizeAdmin } from "../admin-auth";
 import { queueDashboard, DASHBOARD_PATH } from "../dashboard";
 import type { AppDeps } from "../deps";
 import { readBodyText } from "../read-json-body";
+
+export const liftRequestSchema = z.strictObject({
+  /** userIds or anonymousIds of erased customers who may come back. */
+  ids: z.array(idTextSchema).min(1).max(10_000),
+});
 
 export const replayRequestSchema = z.object({
   /** Dead-letter job ids; all dead letters when absent. */
@@ -152,6 +159,34 @@ export function adminRoutes(deps: AppDeps) {
           security: [{ bearer: [] }],
           requestBody: { required: false, content: { "application/json": { schema: z.toJSONSchema(replayRequestSchema) as Record<string, unknown>, example: { ids: ["dl-clean-42"] } } } },
           responses: { 200: { description: "replayed", content: { "application/json": { example: { replayed: 1, skipped: [] } } } } },
+        },
+      },
+    )
+    .post(
+      "/admin/suppressions/lift",
+      async ({ request }) => {
+        admin(request);
+        const text = await readBodyText(request, deps.config.LIFELINE_MAX_BODY_BYTES);
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text || "{}");
+        } catch {
+          throw new InvalidJsonError('request body is not valid JSON; send {"ids": ["<userId or anonymousId>", ...]}');
+        }
+        const parsed = liftRequestSchema.safeParse(raw);
+        if (!parsed.success) throw new InvalidRequestError(`ids: ${parsed.error.issues[0]?.message ?? "invalid"}`, { details: { path: "ids" } });
+        // An id may have been erased as a customer or as a visitor's device.
+        const lifted = await deps.suppression.lift(parsed.data.ids.flatMap((id) => [id, ANONYMOUS_PREFIX + id]));
+        return { lifted };
+      },
+      {
+        parse: "none",
+        detail: {
+          summary: "Let erased customers come back: their ids are no longer suppressed (events, identity links and replays for them are taken in again)",
+          tags: ["admin"],
+          security: [{ bearer: [] }],
+          requestBody: { content: { "application/json": { schema: z.toJSONSchema(liftRequestSchema) as Record<string, unknown>, example: { ids: ["ada"] } } } },
+          responses: { 200: { description: "how many suppressed ids were lifted", content: { "application/json": { example: { lifted: 1 } } } } },
         },
       },
     );
