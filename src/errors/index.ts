@@ -5,7 +5,6 @@ export { InvalidRequestError } from "./invalid-request-error";
 export { InvalidEventError } from "./invalid-event-error";
 export { UnsupportedMediaTypeError } from "./unsupported-media-type-error";
 export { PayloadTooLargeError } from "./payload-too-large-error";
-export { LengthRequiredError } from "./length-required-error";
 export { UnauthorizedError } from "./unauthorized-error";
 export { ForbiddenError } from "./forbidden-error";
 export { NotFoundError } from "./not-found-error";

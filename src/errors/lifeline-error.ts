@@ -4,7 +4,6 @@ export type ErrorCode =
   | "INVALID_EVENT"
   | "UNSUPPORTED_MEDIA_TYPE"
   | "PAYLOAD_TOO_LARGE"
-  | "LENGTH_REQUIRED"
   | "UNAUTHORIZED"
   | "FORBIDDEN"
   | "NOT_FOUND"
