@@ -9,18 +9,21 @@ const MAX_ID_LENGTH = 256;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
+/** Text that can name a customer, a device or an event: what ingest stores and what lookups accept. */
+export const idTextSchema = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(MAX_ID_LENGTH, `must be at most ${MAX_ID_LENGTH} characters`)
+  .refine((v) => !CONTROL_CHARS.test(v), "must not contain control characters")
+  // A lone surrogate cannot be written as UTF-8: Redis and SQLite would store a different id.
+  .refine((v) => v.isWellFormed(), "must be valid Unicode text (no lone surrogates)");
+
 /** Segment ids are strings; numeric ids (sent by some SDKs) are kept as their decimal text. */
 const identifier = z
   .union([z.string(), z.number().finite()])
   .transform((v) => String(v))
-  .pipe(
-    z
-      .string()
-      .trim()
-      .min(1, "must not be empty")
-      .max(MAX_ID_LENGTH, `must be at most ${MAX_ID_LENGTH} characters`)
-      .refine((v) => !CONTROL_CHARS.test(v), "must not contain control characters"),
-  );
+  .pipe(idTextSchema);
 
 const isoTime = z
   .string({ error: "must be an ISO-8601 date-time string (epoch numbers are not accepted)" })

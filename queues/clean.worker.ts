@@ -4,7 +4,11 @@ import type { EventVocabulary } from "../pipelines/event-names";
 import type { StageRules } from "../pipelines/lifecycle-stage";
 import type { StoredEvent } from "../pipelines/segment";
 import type { Logger } from "../src/log/logger";
+import { erasedMatcher, ownerOfStored } from "../src/profiles/erased-matcher";
 import type { Identities } from "../src/profiles/identities";
+import type { Suppression } from "../src/profiles/suppression";
+import type { Keyspace } from "../src/redis/keys";
+import { scrubStream } from "../src/streams/scrub-stream";
 import type { ProfileStore } from "../src/profiles/profile-store";
 import type { RedisClient } from "../src/redis/connection";
 import { cleanJobNames, cleanJobSchema, type CleanJob } from "./clean.queue";
@@ -24,7 +28,8 @@ export type AppliedListener = (batch: AppliedBatch) => Promise<void>;
 
 export type CleanDeps = {
   redis: RedisClient;
-  droppedKey: string;
+  keys: Keyspace;
+  suppression: Suppression;
   cleanQueue: Queue;
   profiles: ProfileStore;
   identities: Identities;
@@ -64,8 +69,6 @@ export async function processClean(job: Job<CleanJob>, d: CleanDeps): Promise<{ 
         opts: { jobId: jobIdFor(`ev-${raw.messageId}`) },
       })),
     );
-  if (dropped.length) await recordDropped(d, dropped);
-
   for (const e of cleaned) {
     const linkedFrom = e.type === "alias" ? (e.properties.previousId as string | undefined) : e.anonymousId;
     if (e.userId && linkedFrom) await d.identities.link(linkedFrom, e.userId);
@@ -78,19 +81,46 @@ export async function processClean(job: Job<CleanJob>, d: CleanDeps): Promise<{ 
     if (list) list.push(e);
     else byCustomer.set(customerId, [e]);
   }
+  // Erased customers' events are dropped: suppressed ids here, tombstoned ones also by the profile CAS.
+  const erased = new Set<string>();
+  const dropErased = (customerId: string, list: CleanEvent[]) => {
+    erased.add(customerId);
+    for (const e of list) {
+      erased.add(ownerOfStored(e)!);
+      dropped.push({ messageId: e.messageId, reason: "customer erased" });
+    }
+  };
+  for (const customerId of await d.suppression.erasedOf([...byCustomer.keys()])) {
+    dropErased(customerId, byCustomer.get(customerId)!);
+    byCustomer.delete(customerId);
+  }
   let applied = 0;
   const handOff: AppliedBatch = [];
   await Promise.all(
     [...byCustomer].map(async ([customerId, list]) => {
       const result = await d.profiles.apply(customerId, list);
+      if (result.erased) dropErased(customerId, list);
       applied += result.applied.length;
       await d.identities.settle(customerId);
       const events = [...result.applied, ...result.seenBefore];
       if (events.length) handOff.push({ customerId, events, applied: result.applied, profile: result.profile });
     }),
   );
+  if (dropped.length) await recordDropped(d, dropped);
+  if (erased.size) await forgetErased(job, d, erased);
   if (handOff.length) for (const listener of d.onApplied) await listener(handOff);
   return { applied, dropped: dropped.length, isolated: poison.length };
+}
+
+/**
+ * An erasure leaves stream entries not yet delivered (and this job's data) to the clean stage:
+ * once dropped here, the erased customers' raw events are scrubbed from both.
+ */
+async function forgetErased(job: Job<CleanJob>, d: CleanDeps, customerIds: Set<string>): Promise<void> {
+  const erased = erasedMatcher(customerIds);
+  const { partition, events, range } = job.data;
+  if (range) await scrubStream(d.redis, d.keys, partition, erased, range);
+  await job.updateData({ ...job.data, events: events.filter((e) => !erased.ownsStored(e.json)) });
 }
 
 async function recordDropped(d: CleanDeps, dropped: { messageId: string; reason: string }[]) {
@@ -98,7 +128,7 @@ async function recordDropped(d: CleanDeps, dropped: { messageId: string; reason:
   for (const item of dropped) d.log.warn(item, "event dropped by the clean stage");
   await d.redis
     .multi()
-    .lpush(d.droppedKey, ...dropped.map((x) => JSON.stringify({ ...x, at })))
-    .ltrim(d.droppedKey, 0, DROPPED_KEPT - 1)
+    .lpush(d.keys.dropped(), ...dropped.map((x) => JSON.stringify({ ...x, at })))
+    .ltrim(d.keys.dropped(), 0, DROPPED_KEPT - 1)
     .exec();
 }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Queue } from "bullmq";
 import { z } from "zod";
 import { cleanEventSchema, type CleanEvent } from "../pipelines/clean-event";
-import { jobIdFor } from "./job-id";
+import { jobIdFor, withEventCount } from "./job-id";
 
 /** Events one customer's profile just took in, in the order they were applied. */
 export const embedItemSchema = z.object({
@@ -44,7 +44,7 @@ export async function enqueueEmbeds(queue: Queue, batch: EmbedItem[], maxEvents:
       hash.update("\0c").update(item.customerId);
       for (const e of item.events) hash.update("\0").update(e.messageId);
     }
-    jobs.push({ name: embedJobName, data: { items }, opts: { jobId: jobIdFor(`emb-${hash.digest("base64url")}`) } });
+    jobs.push({ name: embedJobName, data: { items }, opts: { jobId: jobIdFor(withEventCount(`emb-${hash.digest("base64url")}`, size)) } });
     items = [];
     size = 0;
   };

@@ -5,15 +5,13 @@ import type { Logger } from "../src/log/logger";
 import type { MemoryPoint, MemoryStore } from "../src/memory/memory-store";
 import { eventPoint } from "../src/memory/event-point";
 import type { Identities } from "../src/profiles/identities";
+import type { Suppression } from "../src/profiles/suppression";
 import { ANONYMOUS_PREFIX, isAnonymousCustomer } from "../src/profiles/profile-store";
-import type { RedisClient } from "../src/redis/connection";
-import type { Keyspace } from "../src/redis/keys";
 import { embedJobShapeSchema, type EmbedItem, type EmbedJob } from "./embed.queue";
 
 export type EmbedDeps = {
-  redis: RedisClient;
-  keys: Keyspace;
   identities: Identities;
+  suppression: Suppression;
   embedder: Embedder;
   memory: MemoryStore;
   log: Logger;
@@ -41,6 +39,8 @@ export function createEmbedStage(d: EmbedDeps) {
       const { items } = job.data;
       // A job that failed in a batch goes alone next time, so one bad event cannot sink its neighbours again.
       const outcomes = job.attemptsMade > 0 ? await embedAndUpsert(items, d) : await Promise.all(items.map((item) => batcher.submit(item)));
+      // An erased customer's events leave this job's data too (it is kept after completion).
+      if (outcomes.some((o) => o.skippedErased)) await job.updateData({ items: items.filter((_, i) => !outcomes[i]!.skippedErased) });
       return outcomes.reduce((sum, o) => ({ embedded: sum.embedded + o.embedded, skippedErased: sum.skippedErased + o.skippedErased }));
     },
     /** Embeds whatever is waiting now (used on shutdown). */
@@ -51,7 +51,7 @@ export function createEmbedStage(d: EmbedDeps) {
 /** render → embed → upsert for a batch of customers' events; one outcome per item. */
 export async function embedAndUpsert(jobs: EmbedItem[], d: EmbedDeps): Promise<EmbedOutcome[]> {
   const owners = await Promise.all(jobs.map((j) => currentCustomer(j.customerId, d.identities)));
-  const erased = await erasedSet([...new Set(owners)], d);
+  const erased = await d.suppression.erasedOf(owners);
   const work = jobs.flatMap((job, i) => (erased.has(owners[i]!) ? [] : job.events.map((event) => ({ customerId: owners[i]!, event }))));
   if (work.length) {
     const texts = work.map((w) => renderEventText(w.event));
@@ -73,7 +73,7 @@ export async function embedAndUpsert(jobs: EmbedItem[], d: EmbedDeps): Promise<E
 async function settleAfterUpsert(customerIds: string[], d: EmbedDeps): Promise<void> {
   const owners = await Promise.all(customerIds.map((id) => currentCustomer(id, d.identities)));
   for (const [i, customerId] of customerIds.entries()) if (owners[i] !== customerId) await d.memory.reassignCustomer(customerId, owners[i]!);
-  const erased = await erasedSet([...new Set([...customerIds, ...owners])], d);
+  const erased = await d.suppression.erasedOf([...customerIds, ...owners]);
   for (const id of erased) await d.memory.deleteCustomer(id);
 }
 
@@ -83,13 +83,6 @@ function currentCustomer(customerId: string, identities: Identities): Promise<st
   return identities.customerOf({ anonymousId: customerId.slice(ANONYMOUS_PREFIX.length) });
 }
 
-async function erasedSet(customerIds: string[], d: EmbedDeps): Promise<Set<string>> {
-  if (customerIds.length === 0) return new Set();
-  // One command per customer (auto-pipelined per node): the tombstones live in different Cluster
-  // slots, and a Cluster pipeline may only carry keys of one node.
-  const erased = await Promise.all(customerIds.map((id) => d.redis.exists(d.keys.erased(id))));
-  return new Set(customerIds.filter((_, i) => erased[i] === 1));
-}
 
 type Pending<T, R> = { item: T; resolve: (r: R) => void; reject: (e: unknown) => void };
 

@@ -2,11 +2,13 @@ import type { Queue } from "bullmq";
 import type { Logger } from "../src/log/logger";
 import type { RedisClient } from "../src/redis/connection";
 import type { Keyspace } from "../src/redis/keys";
-import { entryEvents } from "../src/streams/event-log";
+import { entryEvents, INIT_STREAM_COUNTS, STREAM_GROUP } from "../src/streams/event-log";
+import { isScrubbedCopy } from "../src/streams/scrub-stream";
 import { cleanJobNames, type CleanJob } from "./clean.queue";
 import { createStreamGroup } from "../src/redis/keyed-commands";
+import { withEventCount } from "./job-id";
 
-export const CONSUMER_GROUP = "lifeline";
+export const CONSUMER_GROUP = STREAM_GROUP;
 
 export type BridgeOptions = {
   consumer: string;
@@ -19,6 +21,20 @@ export type BridgeOptions = {
 
 type Entry = [id: string, fields: string[]];
 
+// XREADGROUP and the delivered count move together (see INIT_STREAM_COUNTS), so the backlog stays exact.
+const READ_NEW = `${INIT_STREAM_COUNTS}
+initStreamCounts(KEYS[1], KEYS[2], ARGV[1])
+local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if not reply then return reply end
+local delivered = 0
+for _, e in ipairs(reply[1][2]) do
+  for i = 1, #e[2], 2 do if e[2][i] == 'm' then delivered = delivered + 1 end end
+end
+if delivered > 0 then redis.call('HINCRBY', KEYS[2], 'delivered', delivered) end
+return reply`;
+
+type ReadClient = RedisClient & { lifelineReadNew(stream: string, counts: string, group: string, consumer: string, count: number): Promise<[string, Entry[]][] | null> };
+
 /**
  * Streams → BullMQ. A consumer group per partition stream; entries become clean jobs (bulk
  * add) and are acknowledged only once the jobs exist. Entries a dead consumer left pending
@@ -26,6 +42,8 @@ type Entry = [id: string, fields: string[]];
  * adds no second job while the first is kept; the profile stage skips applied messageIds.
  */
 export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueue: Queue<CleanJob>, log: Logger, opts: BridgeOptions) {
+  if (!("lifelineReadNew" in redis)) (redis as RedisClient).defineCommand("lifelineReadNew", { lua: READ_NEW, numberOfKeys: 2 });
+  const client = redis as ReadClient;
   let running = false;
   let loop: Promise<void> | undefined;
   let lastClaimAt = 0;
@@ -46,8 +64,8 @@ export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueu
       if (!group.length) return;
       jobs.push({
         name: cleanJobNames.batch,
-        data: { partition, events },
-        opts: { jobId: `p${partition}-${group[0]![0]}-${group[group.length - 1]![0]}` },
+        data: { partition, events, range: [group[0]![0], group[group.length - 1]![0]] },
+        opts: { jobId: withEventCount(`p${partition}-${group[0]![0]}-${group[group.length - 1]![0]}`, events.length) },
       });
       group = [];
       events = [];
@@ -63,7 +81,8 @@ export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueu
   }
 
   async function handOff(partition: number, entries: Entry[]): Promise<number> {
-    const live = entries.filter(([, fields]) => fields);
+    // Deleted entries (no fields) and copies left by an erasure (delivered before) make no job.
+    const live = entries.filter(([, fields]) => fields && !isScrubbedCopy(fields));
     const jobs = toJobs(partition, live);
     if (jobs.length) await cleanQueue.addBulk(jobs);
     await redis.xack(keys.stream(partition), CONSUMER_GROUP, ...entries.map(([id]) => id));
@@ -72,11 +91,7 @@ export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueu
 
   async function readNew(): Promise<number> {
     const replies = await Promise.all(
-      Array.from({ length: keys.partitions }, (_, p) =>
-        redis.xreadgroup("GROUP", CONSUMER_GROUP, opts.consumer, "COUNT", opts.readCount, "STREAMS", keys.stream(p), ">") as Promise<
-          [string, Entry[]][] | null
-        >,
-      ),
+      Array.from({ length: keys.partitions }, (_, p) => client.lifelineReadNew(keys.stream(p), keys.streamCounts(p), CONSUMER_GROUP, opts.consumer, opts.readCount)),
     );
     let moved = 0;
     await Promise.all(

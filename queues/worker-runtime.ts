@@ -8,11 +8,13 @@ import { createMemoryStore } from "../src/memory/create-memory-store";
 import type { MemoryStore } from "../src/memory/memory-store";
 import type { Logger } from "../src/log/logger";
 import { createIdentities } from "../src/profiles/identities";
+import { createSuppression } from "../src/profiles/suppression";
 import { createProfileStore } from "../src/profiles/profile-store";
 import { loadStageRules } from "../src/profiles/stage-rules";
 import { createRedis, waitUntilReady } from "../src/redis/connection";
 import { keyspace } from "../src/redis/keys";
 import { attachStageMetrics, createPipelineMetrics } from "../src/metrics/pipeline-metrics";
+import { recordWorkerStart, upstreamHealthReporter, type UpstreamHealthReporter } from "../src/metrics/health-records";
 import { processClean, type AppliedListener } from "./clean.worker";
 import type { CleanJob } from "./clean.queue";
 import { isFinalFailure, recordDeadLetter } from "./dead-letter";
@@ -26,10 +28,16 @@ import { processInference } from "./inference.worker";
 import { buildInsights } from "../src/inference/build-insights";
 import { queueNames, queueOptions, type QueueName } from "./names";
 import { keyedMutex } from "./keyed-mutex";
-import { forBullmq } from "./retry-policy";
+import { forBullmq, upstreamPauseMs } from "./retry-policy";
 import { createStreamBridge } from "./stream-bridge";
 
 export type WorkerRuntime = Awaited<ReturnType<typeof startWorkers>>;
+
+/** A call's final outcome goes to /ready: "ok" clears a failure, "timeout"/"error" records it (retries are not final). */
+function reportHealth(health: UpstreamHealthReporter, outcome: string, failure: string | undefined): void {
+  if (outcome === "ok") health.ok();
+  else if (outcome === "timeout" || outcome === "error") health.failed(failure ?? outcome);
+}
 
 /** Shared instead of opened by the runtime (tests share one store with an in-process API). */
 export type WorkerResources = { embedder?: Embedder; memory?: MemoryStore };
@@ -42,11 +50,21 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   const rules = loadStageRules(config);
   const profiles = createProfileStore(redis, keys, rules);
   const pipelineMetrics = createPipelineMetrics(redis, config.LIFELINE_KEY_PREFIX);
-  const embedder = resources.embedder ?? (await createEmbedder(config, { onOutcome: (o) => pipelineMetrics.countCall("embedding", o) }));
+  const embeddingHealth = upstreamHealthReporter(redis, keys, "embeddings");
+  const llmHealth = upstreamHealthReporter(redis, keys, "llm");
+  const embedder =
+    resources.embedder ??
+    (await createEmbedder(config, {
+      onOutcome: (o, failure) => {
+        pipelineMetrics.countCall("embedding", o);
+        reportHealth(embeddingHealth, o, failure);
+      },
+    }));
   const memory = resources.memory ?? (await createMemoryStore(config, embedder, { redis }));
   if (!resources.memory) await memory.init();
   // Stitching reaches the vector memory: the visitor's points move to the customer.
-  const identities = createIdentities(redis, keys, profiles, [(from, to) => memory.reassignCustomer(from, to)]);
+  const suppression = createSuppression(redis, keys, config);
+  const identities = createIdentities(redis, keys, profiles, [(from, to) => memory.reassignCustomer(from, to)], suppression);
   const onApplied: AppliedListener[] = [];
   // Stage durations and upstream call outcomes, summed in Redis for the API's /metrics.
 
@@ -69,8 +87,9 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     embedder,
     live,
     log: log.child({ queue: queueNames.inference }),
-    onStrategyOutcome: (o) => {
+    onStrategyOutcome: (o, failure) => {
       if (o !== "breaker_open") pipelineMetrics.countCall("llm", o);
+      reportHealth(llmHealth, o, failure);
     },
   });
   // New events make the insight stale and schedule a debounced re-score.
@@ -97,6 +116,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
             ? config.LIFELINE_INFERENCE_CONCURRENCY
             : config.LIFELINE_WORKER_CONCURRENCY,
     stalledInterval: config.LIFELINE_STALLED_INTERVAL_MS,
+    maxStalledCount: config.LIFELINE_JOB_MAX_STALLS,
     lockDuration: Math.max(config.LIFELINE_STALLED_INTERVAL_MS, 5_000),
   });
 
@@ -110,7 +130,8 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
       try {
         return await byPartition(job.data.partition, () => processClean(job, {
           redis,
-          droppedKey: keys.dropped(),
+          keys,
+          suppression,
           cleanQueue,
           profiles,
           identities,
@@ -127,9 +148,8 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   );
 
   const embedStage = createEmbedStage({
-    redis,
-    keys,
     identities,
+    suppression,
     embedder,
     memory,
     log: log.child({ queue: queueNames.embed }),
@@ -137,23 +157,29 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     maxWaitMs: config.LIFELINE_EMBED_MAX_WAIT_MS,
     timeUpsert: (fn) => pipelineMetrics.timeStage("upsert", fn),
   });
+  // While the embedding provider is down the whole embed queue waits (every worker, no attempt
+  // spent), for as long as the provider's breaker says, and resumes by itself.
   const embedWorker = new Worker<EmbedJob>(
     queueNames.embed,
     async (job) => {
       try {
         return await embedStage.process(job);
       } catch (err) {
-        throw forBullmq(err);
+        const pauseMs = upstreamPauseMs(err);
+        if (pauseMs === undefined) throw forBullmq(err);
+        await embedQueue.rateLimit(pauseMs);
+        throw Worker.RateLimitError();
       }
     },
-    workerOptions(queueNames.embed),
+    // BullMQ honours a queue's manual rate limit only in a worker with a limiter; this one never limits by itself.
+    { ...workerOptions(queueNames.embed), limiter: { max: 1_000_000_000, duration: 1_000 } },
   );
 
   const inferenceWorker = new Worker<InferenceJob>(
     queueNames.inference,
     async (job) => {
       try {
-        return await processInference(job, { insights, refit });
+        return await processInference(job, { insights, refit, suppression });
       } catch (err) {
         throw forBullmq(err);
       }
@@ -166,7 +192,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
       if (!job) return;
       const final = isFinalFailure(job, err);
       log.warn({ queue: name, jobId: job.id, err, attemptsMade: job.attemptsMade, final }, final ? "job dead-lettered" : "job failed; will retry");
-      if (final) recordDeadLetter(deadLetters, name, job, err).catch((e) => log.error({ err: e }, "could not record dead letter"));
+      if (final) recordDeadLetter(deadLetters, name, job, err, suppression).catch((e) => log.error({ err: e }, "could not record dead letter"));
     });
 
   const bridge = createStreamBridge(redis, keys, cleanQueue, log.child({ component: "stream-bridge" }), {
@@ -179,6 +205,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   await bridge.start();
   rescorer.start();
   if (config.LIFELINE_REFIT_AUTO) refitWatcher.start();
+  await recordWorkerStart(redis, keys, `${hostname()}-${process.pid}-${Date.now()}`);
   log.info({ partitions: keys.partitions }, "workers started");
 
   return {
@@ -186,6 +213,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     keys,
     profiles,
     identities,
+    suppression,
     onApplied,
     embedder,
     memory,

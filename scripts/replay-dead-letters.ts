@@ -3,7 +3,9 @@
 import { closeQueues, openQueues } from "../queues/open-queues";
 import { replayDeadLetters } from "../queues/dead-letter";
 import { loadConfig } from "../src/config";
+import { createSuppression } from "../src/profiles/suppression";
 import { createRedis, waitUntilReady } from "../src/redis/connection";
+import { keyspace } from "../src/redis/keys";
 
 const args = process.argv.slice(2);
 const config = loadConfig();
@@ -18,7 +20,8 @@ try {
   } else {
     const ids = args.filter((a) => !a.startsWith("--"));
     const { clean, embed, inference } = queues;
-    const result = await replayDeadLetters(queues["dead-letter"], { clean, embed, inference }, ids.length ? ids : undefined);
+    const suppression = createSuppression(redis, keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS), config);
+    const result = await replayDeadLetters(queues["dead-letter"], { clean, embed, inference }, suppression, ids.length ? ids : undefined);
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     if (result.skipped.length) process.exitCode = 1;
   }

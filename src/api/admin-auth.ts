@@ -43,10 +43,17 @@ export function adminSessions(config: Pick<Config, "LIFELINE_ADMIN_KEYS" | "LIFE
   };
 }
 
+/** A cookie's value; undefined when absent or not decodable (a malformed cookie is no session, not an error). */
 export function cookieValue(headers: Headers, name: string): string | undefined {
   for (const part of (headers.get("cookie") ?? "").split(";")) {
     const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { httpStatus, LifelineError } from "../errors";
 import type { AppDeps } from "./deps";
+import { bodyLimit } from "./body-limit";
 import { requestRateLimit } from "./rate-limit-hook";
 import { requestIdOf, requestLog } from "./request-log";
 import { adminRoutes } from "./routes/admin";
@@ -18,11 +19,13 @@ export function createApp(deps: AppDeps) {
   return new Elysia()
     .use(requestLog(log, deps.metrics))
     .onError(({ code, error, set, request }) => {
-      if (error instanceof LifelineError) {
-        set.status = httpStatus(error);
-        if (error.retryAfterSeconds !== undefined) set.headers["retry-after"] = String(Math.ceil(error.retryAfterSeconds));
-        if (set.status >= 500) log.warn({ requestId: requestIdOf(request), err: error.cause ?? error, code: error.code }, "request failed");
-        return { error: error.code, message: error.message, ...error.details };
+      // Elysia wraps whatever a parse hook throws (body-limit's 413, its InvalidJsonError) in a ParseError.
+      const lifeline = error instanceof LifelineError ? error : code === "PARSE" && error.cause instanceof LifelineError ? error.cause : undefined;
+      if (lifeline) {
+        set.status = httpStatus(lifeline);
+        if (lifeline.retryAfterSeconds !== undefined) set.headers["retry-after"] = String(Math.ceil(lifeline.retryAfterSeconds));
+        if (set.status >= 500) log.warn({ requestId: requestIdOf(request), err: lifeline.cause ?? lifeline, code: lifeline.code }, "request failed");
+        return { error: lifeline.code, message: lifeline.message, ...lifeline.details };
       }
       if (code === "NOT_FOUND") return { error: "NOT_FOUND", message: "no such route" };
       if (code === "PARSE") {
@@ -37,6 +40,7 @@ export function createApp(deps: AppDeps) {
       log.error({ requestId: requestIdOf(request), err: error }, "unhandled error");
       return { error: "INTERNAL", message: "internal error" };
     })
+    .use(bodyLimit(deps.config.LIFELINE_MAX_BODY_BYTES))
     .use(requestRateLimit(deps))
     .use(docsRoutes())
     .use(opsRoutes(deps))

@@ -13,12 +13,14 @@ import { lazySemanticMemory } from "./semantic-memory";
 import { createIdentities } from "../profiles/identities";
 import { createProfileStore } from "../profiles/profile-store";
 import { loadStageRules } from "../profiles/stage-rules";
+import { createSuppression } from "../profiles/suppression";
 
 export function buildAppDeps(config: Config, log: Logger): AppDeps {
   const redis = createRedis(config, "api");
   const keys = keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS);
   const profiles = createProfileStore(redis, keys, loadStageRules(config));
   const queues = openQueues(config, redis);
+  const suppression = createSuppression(redis, keys, config);
   const metrics = createApiMetrics({ redis, keys, queues });
   return {
     queues,
@@ -27,7 +29,8 @@ export function buildAppDeps(config: Config, log: Logger): AppDeps {
     adminSessions: adminSessions(config),
     config,
     profiles,
-    identities: createIdentities(redis, keys, profiles),
+    identities: createIdentities(redis, keys, profiles, [], suppression),
+    suppression,
     semantic: lazySemanticMemory(config, redis),
     log,
     redis,

@@ -5,6 +5,7 @@ import type { Keyspace } from "../redis/keys";
 import type { EventLog } from "../streams/event-log";
 import type { Identities } from "../profiles/identities";
 import type { ProfileStore } from "../profiles/profile-store";
+import type { Suppression } from "../profiles/suppression";
 import type { LifelineQueues } from "../../queues/open-queues";
 import type { ApiMetrics } from "../metrics/api-metrics";
 import type { AdminSessions } from "./admin-auth";
@@ -22,6 +23,8 @@ export type AppDeps = {
   eventLog: EventLog;
   profiles: ProfileStore;
   identities: Identities;
+  /** Erased customers who may not come back (keyed hashes). */
+  suppression: Suppression;
   /** Embedder + vector memory for the memory routes and erasure. */
   semantic: SemanticMemory;
   /** Every Lifeline queue (dashboard, metrics, dead-letter replay). */

@@ -16,10 +16,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   if (!JSON_TYPE.test(type) && !(isGzip && GZIP_LABELS.test(type)))
     throw new UnsupportedMediaTypeError(`Content-Type must be application/json (got ${type ? `"${type}"` : "none"})`);
 
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw tooLarge(maxBytes);
-
-  let bytes: Uint8Array = new Uint8Array(await request.arrayBuffer());
+  let bytes = await readBodyBytes(request, maxBytes);
   if (isGzip) bytes = gunzipWithin(bytes, maxBytes);
   else if (encoding !== "identity" && encoding !== "")
     throw new UnsupportedMediaTypeError(`Content-Encoding "${encoding}" is not supported; send gzip or no encoding`);
@@ -35,6 +32,34 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   }
 }
 
+/**
+ * The request body, refused with a 413 naming the limit as soon as it passes maxBytes: by its
+ * declared length before anything is read, or while a chunked body streams in (never buffered whole).
+ */
+export async function readBodyBytes(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (Number(request.headers.get("content-length") ?? "0") > maxBytes) throw tooLarge(maxBytes);
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The body as UTF-8 text, within maxBytes (see readBodyBytes). */
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  return new TextDecoder().decode(await readBodyBytes(request, maxBytes));
+}
+
 function gunzipWithin(bytes: Uint8Array, maxBytes: number): Uint8Array {
   try {
     return gunzipSync(bytes, { maxOutputLength: maxBytes + 1 });
@@ -44,5 +69,5 @@ function gunzipWithin(bytes: Uint8Array, maxBytes: number): Uint8Array {
   }
 }
 
-const tooLarge = (maxBytes: number) =>
+export const tooLarge = (maxBytes: number) =>
   new PayloadTooLargeError(`request body is larger than the ${maxBytes}-byte limit`, { details: { limitBytes: maxBytes } });

@@ -1,2 +1,2 @@
-export { loadConfig, ConfigError } from "./load";
-export { configSchema, redisClusterTarget, secretSettings, type ClusterTarget, type Config, type Env } from "./schema";
+export { loadConfig, ConfigError, CONFIG_ERROR_EXIT_CODE } from "./load";
+export { configSchema, redisClusterTarget, scoringBudget, secretSettings, type ClusterTarget, type Config, type Env } from "./schema";

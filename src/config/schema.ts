@@ -65,6 +65,13 @@ export const configSchema = z
     LIFELINE_CLAIM_IDLE_MS: positiveInt(30_000),
     /** How often BullMQ looks for jobs of a dead worker. */
     LIFELINE_STALLED_INTERVAL_MS: positiveInt(30_000),
+    /**
+     * Times a job may be taken back from a worker that died before it is dead-lettered. BullMQ's
+     * default (1) turns a crash-looping worker's accepted events into dead letters; a stall is found
+     * at most once per lock time, so 1000 outlasts hours of crash loop and still stops a job that
+     * itself kills every worker that takes it.
+     */
+    LIFELINE_JOB_MAX_STALLS: positiveInt(1_000),
     LIFELINE_BRIDGE_READ_COUNT: positiveInt(1_000),
     /** Larger jobs fold more events into each profile read and write. */
     LIFELINE_JOB_MAX_EVENTS: positiveInt(5_000),
@@ -88,6 +95,10 @@ export const configSchema = z
     LIFELINE_MODEL_REFRESH_MS: positiveInt(5_000),
     LIFELINE_SIGNAL_MAX_BULK: positiveInt(1_000),
     LIFELINE_SIGNAL_WAIT_MS: positiveInt(10_000),
+    /** Time a score may spend on memory retrieval (query embedding, searches); past it the strategy goes without. Default: a fifth of LIFELINE_SIGNAL_WAIT_MS. */
+    LIFELINE_RETRIEVAL_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
+    /** All LLM attempts and waits of one strategy; then the playbook answers. Default: three fifths of LIFELINE_SIGNAL_WAIT_MS. */
+    LIFELINE_LLM_BUDGET_MS: z.coerce.number().int().positive().optional(),
     LIFELINE_RECOMMENDATIONS: positiveInt(10),
 
     QDRANT_URL: z.string().url().optional(),
@@ -101,11 +112,11 @@ export const configSchema = z
     OPENAI_BASE_URL: z.string().url().optional(),
     OPENAI_API_KEY: z.string().optional(),
     LIFELINE_LLM_MODEL: z.string().default("gpt-4o-mini"),
-    /** Per chat-completion attempt of the strategy writer. */
+    /** Per chat-completion attempt of the strategy writer (less when LIFELINE_LLM_BUDGET_MS has less left). */
     LIFELINE_LLM_TIMEOUT_MS: positiveInt(20_000),
     /** Retries after the first attempt, on 429, 5xx, timeouts and malformed answers; then the fallback playbook answers. */
     LIFELINE_LLM_MAX_RETRIES: z.coerce.number().int().min(0).default(2),
-    /** Consecutive failed strategy calls that open the circuit breaker (answers then come from the fallback at once). */
+    /** Consecutive failed LLM attempts (a timeout counts the moment it happens) that open the circuit breaker: answers then come from the fallback at once. */
     LIFELINE_LLM_BREAKER_FAILURES: positiveInt(5),
     /** How long the breaker stays open before one trial call is let through. */
     LIFELINE_LLM_BREAKER_COOLDOWN_MS: positiveInt(30_000),
@@ -114,6 +125,11 @@ export const configSchema = z
     LIFELINE_EMBEDDING_BATCH_SIZE: positiveInt(128),
     LIFELINE_EMBEDDING_TIMEOUT_MS: positiveInt(30_000),
     LIFELINE_EMBEDDING_MAX_RETRIES: z.coerce.number().int().min(0).default(4),
+    /** Consecutive failed embedding requests (outages, refused settings) that pause a process's embedding calls. */
+    LIFELINE_EMBEDDING_BREAKER_FAILURES: positiveInt(5),
+    /** First pause; each failed trial doubles it up to LIFELINE_EMBEDDING_BREAKER_MAX_COOLDOWN_MS. Embed jobs wait meanwhile, nothing is dead-lettered. */
+    LIFELINE_EMBEDDING_BREAKER_COOLDOWN_MS: positiveInt(5_000),
+    LIFELINE_EMBEDDING_BREAKER_MAX_COOLDOWN_MS: positiveInt(300_000),
     LIFELINE_LOCAL_VOCAB_SIZE: positiveInt(100_000),
     /** Events embedded and upserted together by the embed worker. */
     LIFELINE_EMBED_BATCH_SIZE: positiveInt(256).pipe(z.number().max(4096)),
@@ -121,13 +137,24 @@ export const configSchema = z
     LIFELINE_EMBED_MAX_WAIT_MS: positiveInt(200),
     /** After DELETE /clients/:id, events of that customer still in flight are dropped for this long. */
     LIFELINE_ERASURE_TOMBSTONE_SECONDS: positiveInt(3 * 86_400),
+    /**
+     * How long an erased customer's ids stay suppressed (events, identity links and dead-letter
+     * replays for them are dropped), kept as keyed hashes, not the ids. 0 = until lifted.
+     */
+    LIFELINE_ERASURE_SUPPRESSION_DAYS: z.coerce.number().int().min(0).default(0),
+    /** Key of those hashes; when unset one is made once and kept in Redis (set it to keep the hashes unlinkable for whoever reads Redis). */
+    LIFELINE_SUPPRESSION_SECRET: z.string().min(16, "at least 16 characters").optional(),
 
     /** Events per second per write key on ingest (token bucket in Redis, shared by API replicas); 0 = off. */
     LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: z.coerce.number().int().min(0).default(20_000),
     /** Requests per second per read or admin key; 0 = off. */
     LIFELINE_RATE_LIMIT_REQUESTS_PER_SEC: z.coerce.number().int().min(0).default(200),
-    /** GET /ready answers 503 when undelivered stream entries plus waiting jobs exceed this; 0 = no check. */
+    /** GET /ready answers 503 when more accepted events than this wait for the workers (not yet read from the streams, or in waiting clean and embed jobs); 0 = no check. */
     LIFELINE_READY_MAX_BACKLOG: z.coerce.number().int().min(0).default(1_000_000),
+    /** GET /ready reports "degraded" when more dead letters (or failed jobs) than this wait for an operator. */
+    LIFELINE_READY_MAX_DEAD_LETTERS: z.coerce.number().int().min(0).default(0),
+    /** GET /ready reports "degraded" when workers started more often than this in 10 minutes (a crash loop). */
+    LIFELINE_READY_MAX_WORKER_STARTS: positiveInt(10),
     /** How long a dashboard login (cookie) lasts. */
     LIFELINE_ADMIN_SESSION_HOURS: positiveInt(12),
 
@@ -149,11 +176,29 @@ export const configSchema = z
       }
     if (c.EMBEDDINGS_PROVIDER === "onnx" && !c.LIFELINE_ONNX_MODEL_DIR)
       ctx.addIssue({ code: "custom", path: ["LIFELINE_ONNX_MODEL_DIR"], message: "EMBEDDINGS_PROVIDER=onnx needs the folder of the model (model.onnx and tokenizer.json)" });
+    const budget = scoringBudget(c);
+    if (budget.retrievalMs + budget.llmMs >= c.LIFELINE_SIGNAL_WAIT_MS)
+      ctx.addIssue({
+        code: "custom",
+        path: [c.LIFELINE_LLM_BUDGET_MS ? "LIFELINE_LLM_BUDGET_MS" : "LIFELINE_RETRIEVAL_TIMEOUT_MS"],
+        message: `retrieval (${budget.retrievalMs} ms) and the LLM (${budget.llmMs} ms) must fit in LIFELINE_SIGNAL_WAIT_MS (${c.LIFELINE_SIGNAL_WAIT_MS} ms) with time to spare`,
+      });
     if (c.EMBEDDINGS_PROVIDER === "openai" && !c.OPENAI_API_KEY && !c.OPENAI_BASE_URL)
       ctx.addIssue({ code: "custom", path: ["OPENAI_BASE_URL"], message: "EMBEDDINGS_PROVIDER=openai needs OPENAI_BASE_URL or OPENAI_API_KEY" });
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * How one score fits in LIFELINE_SIGNAL_WAIT_MS, so a caller waiting for it gets it: retrieval at
+ * most a fifth, the LLM at most three fifths; the rest is queueing, scoring and storing.
+ */
+export function scoringBudget(c: Pick<Config, "LIFELINE_SIGNAL_WAIT_MS" | "LIFELINE_RETRIEVAL_TIMEOUT_MS" | "LIFELINE_LLM_BUDGET_MS">) {
+  return {
+    retrievalMs: c.LIFELINE_RETRIEVAL_TIMEOUT_MS ?? Math.floor(c.LIFELINE_SIGNAL_WAIT_MS / 5),
+    llmMs: c.LIFELINE_LLM_BUDGET_MS ?? Math.floor((c.LIFELINE_SIGNAL_WAIT_MS * 3) / 5),
+  };
+}
 
 export type RedisSeed = { host: string; port: number };
 export type ClusterTarget = { seeds: RedisSeed[]; username?: string; password?: string; tls: boolean };
@@ -193,4 +238,4 @@ export function redisClusterTarget(c: Pick<Config, "REDIS_URL" | "REDIS_CLUSTER_
 export type Env = Record<string, string | undefined>;
 
 /** Names of settings whose values must never reach a log line. */
-export const secretSettings = ["LIFELINE_WRITE_KEYS", "LIFELINE_READ_KEYS", "LIFELINE_ADMIN_KEYS", "OPENAI_API_KEY", "QDRANT_API_KEY"] as const;
+export const secretSettings = ["LIFELINE_WRITE_KEYS", "LIFELINE_READ_KEYS", "LIFELINE_ADMIN_KEYS", "OPENAI_API_KEY", "QDRANT_API_KEY", "LIFELINE_SUPPRESSION_SECRET"] as const;

@@ -1,4 +1,6 @@
+import { ConfigError } from "../config/load";
 import type { Config } from "../config/schema";
+import { createCircuitBreaker } from "../inference/circuit-breaker";
 import type { Embedder } from "./embedder";
 import { createLocalEmbedder, DEFAULT_LOCAL_VOCAB_SIZE } from "./local-model";
 import { createOnnxEmbedder } from "./onnx-model";
@@ -16,8 +18,8 @@ export type EmbedderSettings = {
   timeoutMs?: number;
   /** LIFELINE_EMBEDDING_MAX_RETRIES. @defaultValue 4 */
   maxRetries?: number;
-  /** For metrics: one call per HTTP attempt of the openai provider. */
-  onOutcome?: (outcome: EmbedOutcome) => void;
+  /** For metrics and /ready: one call per HTTP attempt of the openai provider, with what went wrong. */
+  onOutcome?: (outcome: EmbedOutcome, failure?: string) => void;
 };
 
 const knownDimensions: Record<string, number> = {
@@ -36,7 +38,7 @@ export async function createEmbedder(config: Config, opts: EmbedderSettings = {}
   const model = config.LIFELINE_EMBEDDING_MODEL;
   const dimensions = opts.dimensions ?? config.LIFELINE_EMBEDDING_DIMENSIONS ?? knownDimensions[model];
   if (dimensions === undefined)
-    throw new Error(`fix these settings:\n  LIFELINE_EMBEDDING_DIMENSIONS: required for model ${model} (its vector length)`);
+    throw new ConfigError(`fix these settings:\n  LIFELINE_EMBEDDING_DIMENSIONS: required for model ${model} (its vector length)`);
   return createOpenAICompatibleEmbedder({
     baseURL: config.OPENAI_BASE_URL ?? OPENAI_DEFAULT_BASE_URL,
     // Self-hosted OpenAI-compatible servers often need no key, but the client insists on one.
@@ -46,6 +48,11 @@ export async function createEmbedder(config: Config, opts: EmbedderSettings = {}
     batchSize: opts.batchSize ?? config.LIFELINE_EMBEDDING_BATCH_SIZE,
     timeoutMs: opts.timeoutMs ?? config.LIFELINE_EMBEDDING_TIMEOUT_MS,
     maxRetries: opts.maxRetries ?? config.LIFELINE_EMBEDDING_MAX_RETRIES,
+    breaker: createCircuitBreaker({
+      failureThreshold: config.LIFELINE_EMBEDDING_BREAKER_FAILURES,
+      cooldownMs: config.LIFELINE_EMBEDDING_BREAKER_COOLDOWN_MS,
+      maxCooldownMs: config.LIFELINE_EMBEDDING_BREAKER_MAX_COOLDOWN_MS,
+    }),
     onOutcome: opts.onOutcome,
   });
 }

@@ -1,4 +1,4 @@
-import type { Config } from "../config";
+import { scoringBudget, type Config } from "../config";
 import type { Embedder } from "../embeddings/embedder";
 import type { Logger } from "../log/logger";
 import type { MemoryStore } from "../memory/memory-store";
@@ -25,7 +25,7 @@ export type InsightResources = {
   embedder?: Embedder;
   live?: LiveItemCounts;
   log: Logger;
-  onStrategyOutcome?: (o: StrategyOutcome) => void;
+  onStrategyOutcome?: (o: StrategyOutcome, failure?: string) => void;
 };
 
 /** The inference side of a worker: model slots in Redis, refit, and the insight service. */
@@ -56,6 +56,7 @@ export function buildInsights(config: Config, r: InsightResources) {
     return refitting;
   }
 
+  const budget = scoringBudget(config);
   const currentScorer = slots.churn.cached(churnScorer, config.LIFELINE_MODEL_REFRESH_MS);
   const currentRecommender = slots.recommender.cached((m) => m, config.LIFELINE_MODEL_REFRESH_MS);
 
@@ -80,6 +81,7 @@ export function buildInsights(config: Config, r: InsightResources) {
       apiKey: config.OPENAI_API_KEY,
       model: config.LIFELINE_LLM_MODEL,
       timeoutMs: config.LIFELINE_LLM_TIMEOUT_MS,
+      budgetMs: budget.llmMs,
       maxRetries: config.LIFELINE_LLM_MAX_RETRIES,
       breaker: createCircuitBreaker({ failureThreshold: config.LIFELINE_LLM_BREAKER_FAILURES, cooldownMs: config.LIFELINE_LLM_BREAKER_COOLDOWN_MS }),
       onOutcome: r.onStrategyOutcome,
@@ -89,6 +91,7 @@ export function buildInsights(config: Config, r: InsightResources) {
       r.memory && r.embedder
         ? memoryRetrieval(r.memory, r.embedder, r.profiles, async (id) => (await insights.riskTier(id)) === "low")
         : undefined,
+    retrievalTimeoutMs: budget.retrievalMs,
     recommendations: config.LIFELINE_RECOMMENDATIONS,
     log: r.log,
   });

@@ -2,7 +2,8 @@
  * A circuit breaker as a pure state machine (no timers: time comes from `now`).
  *
  *   closed ──N consecutive failures──▶ open ──cooldownMs──▶ half_open (one trial call)
- *   half_open ──trial succeeds──▶ closed      half_open ──trial fails──▶ open (cooldown again)
+ *   half_open ──trial succeeds──▶ closed      half_open ──trial fails──▶ open (cooldown again,
+ *   doubled up to maxCooldownMs when set: a long outage is probed less and less often)
  *
  * Callers ask `tryAcquire()` before a call and report its end with `onSuccess()` or
  * `onFailure()`. While open, `tryAcquire()` is false so the caller answers without the
@@ -15,6 +16,8 @@ export type CircuitBreakerOptions = {
   failureThreshold: number;
   /** Time the circuit stays open before one trial call is allowed. */
   cooldownMs: number;
+  /** Each failed trial doubles the cooldown, up to this; a success resets it. @defaultValue cooldownMs (no growth) */
+  maxCooldownMs?: number;
   /** @defaultValue Date.now */
   now?: () => number;
 };
@@ -34,13 +37,15 @@ export function createCircuitBreaker(opts: CircuitBreakerOptions): CircuitBreake
   if (!(opts.failureThreshold >= 1)) throw new RangeError("failureThreshold must be at least 1");
   if (!(opts.cooldownMs >= 0)) throw new RangeError("cooldownMs must not be negative");
   const now = opts.now ?? Date.now;
+  const maxCooldownMs = Math.max(opts.cooldownMs, opts.maxCooldownMs ?? opts.cooldownMs);
+  let cooldownMs = opts.cooldownMs;
   let failures = 0;
   let openedAtMs: number | undefined;
   let trialStartedAtMs: number | undefined;
 
   const state = (): BreakerState => {
     if (openedAtMs === undefined) return "closed";
-    return now() - openedAtMs >= opts.cooldownMs ? "half_open" : "open";
+    return now() - openedAtMs >= cooldownMs ? "half_open" : "open";
   };
   const open = () => {
     openedAtMs = now();
@@ -49,25 +54,29 @@ export function createCircuitBreaker(opts: CircuitBreakerOptions): CircuitBreake
 
   return {
     state,
-    retryInMs: () => (state() === "open" ? opts.cooldownMs - (now() - openedAtMs!) : 0),
+    retryInMs: () => (state() === "open" ? cooldownMs - (now() - openedAtMs!) : 0),
     tryAcquire() {
       const s = state();
       if (s === "closed") return true;
       if (s === "open") return false;
       // A trial that never reported back (a caller that died) must not wedge the circuit:
       // after another cooldown a new trial is allowed.
-      if (trialStartedAtMs !== undefined && now() - trialStartedAtMs < opts.cooldownMs) return false;
+      if (trialStartedAtMs !== undefined && now() - trialStartedAtMs < cooldownMs) return false;
       trialStartedAtMs = now();
       return true;
     },
     onSuccess() {
       failures = 0;
+      cooldownMs = opts.cooldownMs;
       openedAtMs = undefined;
       trialStartedAtMs = undefined;
     },
     onFailure() {
       const s = state();
-      if (s === "half_open") return open();
+      if (s === "half_open") {
+        cooldownMs = Math.min(maxCooldownMs, cooldownMs * 2);
+        return open();
+      }
       // Calls that started before the circuit opened may still fail; they must not extend the cooldown.
       if (s === "open") return;
       failures += 1;

@@ -40,6 +40,8 @@ export type InsightDeps = {
   live?: LiveItemCounts;
   strategyWriter: StrategyWriter;
   retrieval?: Retrieval;
+  /** Past this, retrieval is skipped (named in fallbackReason). @defaultValue 2000 */
+  retrievalTimeoutMs?: number;
   recommendations: number;
   log: Logger;
 };
@@ -66,10 +68,10 @@ export function createInsights(d: InsightDeps) {
     const recHistory = recHistoryFromProfile(profile);
     const recommendations = await recommendFor(recommender, recHistory, options.asOfMs === undefined);
     const again = recommender ? buyAgain(recommender.rebuy, recHistory, d.recommendations, nowMs) : [];
-    // Retrieval feeds the LLM's prompt; the playbook alone (no LLM configured) does without it.
-    const retrieved =
-      d.retrieval && d.strategyWriter.usesLlm ? await d.retrieval(profile, churn) : { relevantEvents: ownRiskEvents(profile), similarCustomersWhoStayed: [] };
+    // The memory holds what happened since too: an as-of answer uses the trimmed profile's own events.
+    const { skipped, ...retrieved } = await retrieveContext(d, profile, churn, options.asOfMs === undefined);
     const written = await d.strategyWriter.write(strategyContext(profile, churn, nowMs, { ...retrieved, recommendations }));
+    const fallbackReason = [written.fallbackReason, skipped].filter(Boolean).join("; ");
 
     const insight: Insight = {
       customerId,
@@ -79,14 +81,14 @@ export function createInsights(d: InsightDeps) {
       strategy: written.strategy,
       source: written.source,
       ...(written.model ? { strategyModel: written.model } : {}),
-      ...(written.fallbackReason ? { fallbackReason: written.fallbackReason } : {}),
+      ...(fallbackReason ? { fallbackReason } : {}),
       modelVersion: churn.modelVersion,
       computedAt: new Date().toISOString(),
       ...(options.asOfMs !== undefined ? { asOf: new Date(options.asOfMs).toISOString() } : {}),
       dataThrough: profile.lastSeen === null ? null : new Date(profile.lastSeen).toISOString(),
     };
     if (options.asOfMs === undefined)
-      await d.redis.hset(d.keys.insight(customerId), "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
+      await writeUnlessErased(d, customerId, "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
     return insight;
   }
 
@@ -109,14 +111,47 @@ export function createInsights(d: InsightDeps) {
     riskTier: async (customerId: string) => (await d.redis.hget(d.keys.insight(customerId), "tier")) ?? undefined,
     /** New events make the insight stale until the debounced re-score lands. */
     async markStale(customerId: string): Promise<void> {
-      await d.redis.hset(d.keys.insight(customerId), "stale", "1");
+      await writeUnlessErased(d, customerId, "stale", "1");
     },
   };
+}
+
+// An erasure may land while a score runs: its insight must not recreate the customer's key.
+const HSET_UNLESS_ERASED = `if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`;
+
+async function writeUnlessErased(d: Pick<InsightDeps, "redis" | "keys">, customerId: string, ...fields: string[]): Promise<void> {
+  await d.redis.eval(HSET_UNLESS_ERASED, 2, d.keys.insight(customerId), d.keys.erased(customerId), ...fields);
 }
 
 export async function readInsight(redis: RedisClient, keys: Keyspace, customerId: string): Promise<StoredInsight | undefined> {
   const [json, stale] = await redis.hmget(keys.insight(customerId), "json", "stale");
   return json ? { insight: JSON.parse(json) as Insight, stale: stale === "1" } : undefined;
+}
+
+type RetrievedContext = Awaited<ReturnType<Retrieval>> & { skipped?: string };
+
+/**
+ * Retrieval feeds the LLM's prompt only (the playbook alone does without it), so a score never
+ * waits on it: when it fails (the embedding provider is down) or overruns its time, the strategy
+ * is written from the customer's own recent events and `skipped` says why.
+ */
+async function retrieveContext(d: InsightDeps, profile: Profile, churn: ChurnPrediction, mayUseMemory: boolean): Promise<RetrievedContext> {
+  const own = { relevantEvents: ownRiskEvents(profile), similarCustomersWhoStayed: [] };
+  if (!d.retrieval || !d.strategyWriter.usesLlm || !mayUseMemory) return own;
+  const timeoutMs = d.retrievalTimeoutMs ?? 2_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`took longer than ${timeoutMs} ms`)), timeoutMs)));
+    return await Promise.race([d.retrieval(profile, churn), late]);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    d.log.warn({ customerId: profile.customerId, reason }, "memory retrieval skipped");
+    return { ...own, skipped: `memory retrieval skipped: ${reason}` };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Without vector memory: the customer's latest churn signals and events, newest first. */

@@ -7,12 +7,15 @@
  * Retries (ours; the SDK's are off so each attempt is counted and the backoff is ours): 408,
  * 429, 5xx, timeouts, connection failures, unreadable bodies, and answers that are not JSON or
  * break the schema (models are not deterministic; the next answer may be fine). A 429 or 503
- * `Retry-After` is honoured; one longer than `maxDelayMs` ends the retries. One `write` is one
- * call for the circuit breaker, however many attempts it took.
+ * `Retry-After` is honoured; one longer than `maxDelayMs` ends the retries. All attempts and
+ * waits of one answer fit in `budgetMs`, so a scoring request waiting for it is answered in time.
+ * The circuit breaker counts each failed attempt the moment it fails (a timeout as soon as it
+ * times out), and an answer still retrying stops when the circuit opens.
  */
 import OpenAI from "openai";
 import type { Logger } from "pino";
 import { backoffDelayMs, retryAfterMs } from "../embeddings/retry-delay.ts";
+import { upstreamMessage } from "../embeddings/upstream-message.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
 import { fallbackStrategy } from "./fallback-playbook.ts";
 import type { StrategyContext } from "./strategy-context.ts";
@@ -32,8 +35,10 @@ export type StrategyWriterOptions = {
   /** Local servers need none; then a placeholder is sent. */
   apiKey?: string;
   model: string;
-  /** Per HTTP attempt. @defaultValue 20000 */
+  /** Per HTTP attempt (less when the budget has less left). @defaultValue 20000 */
   timeoutMs?: number;
+  /** All attempts and waits of one answer; then the playbook answers. @defaultValue 60000 */
+  budgetMs?: number;
   /** Retries after the first attempt. @defaultValue 2 */
   maxRetries?: number;
   breaker: CircuitBreaker;
@@ -47,7 +52,8 @@ export type StrategyWriterOptions = {
    * @defaultValue "json_schema"
    */
   responseFormat?: "json_schema" | "json_object";
-  onOutcome?: (outcome: StrategyOutcome) => void;
+  /** `failure` names what went wrong (model, endpoint, the server's message) for "retry", "timeout" and "error". */
+  onOutcome?: (outcome: StrategyOutcome, failure?: string) => void;
   log?: Logger;
   /** For tests. */
   sleep?: (ms: number) => Promise<void>;
@@ -65,9 +71,11 @@ type Attempt =
   | { kind: "fail"; reason: string; isRetryable: boolean; isTimeout: boolean; waitMs?: number; isFormatRejected?: boolean };
 
 const NOT_CONFIGURED = "llm not configured";
+/** Below this much budget left, another attempt is not worth starting. */
+const MIN_ATTEMPT_MS = 500;
 
 export function createStrategyWriter(opts: StrategyWriterOptions): StrategyWriter {
-  const report = (o: StrategyOutcome) => opts.onOutcome?.(o);
+  const report = (o: StrategyOutcome, failure?: string) => opts.onOutcome?.(o, failure);
   const fallback = (ctx: StrategyContext, reason: string): StrategyResult => {
     report("fallback");
     // Without an LLM configured the playbook is the normal path, not a failure worth a warning.
@@ -86,49 +94,70 @@ export function createStrategyWriter(opts: StrategyWriterOptions): StrategyWrite
   });
   const maxRetries = opts.maxRetries ?? 2;
   const maxDelayMs = opts.maxDelayMs ?? 10_000;
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const budgetMs = opts.budgetMs ?? 60_000;
+  const where = `LLM ${opts.model} at ${opts.baseURL ?? "https://api.openai.com/v1"}`;
   const sleep = opts.sleep ?? Bun.sleep;
   let format = opts.responseFormat ?? "json_schema";
 
-  const attempt = async (ctx: StrategyContext): Promise<Attempt> => {
+  const attempt = async (ctx: StrategyContext, attemptTimeoutMs: number): Promise<Attempt> => {
     try {
-      const completion: unknown = await client.chat.completions.create({
-        model: opts.model,
-        messages: buildStrategyMessages(ctx),
-        response_format:
-          format === "json_schema"
-            ? { type: "json_schema", json_schema: { name: "retention_strategy", schema: retentionStrategyJsonSchema(), strict: true } }
-            : { type: "json_object" },
-      });
+      const completion: unknown = await client.chat.completions.create(
+        {
+          model: opts.model,
+          messages: buildStrategyMessages(ctx),
+          response_format:
+            format === "json_schema"
+              ? { type: "json_schema", json_schema: { name: "retention_strategy", schema: retentionStrategyJsonSchema(), strict: true } }
+              : { type: "json_object" },
+        },
+        { timeout: attemptTimeoutMs },
+      );
       return readCompletion(completion, promptMessageIds(ctx));
     } catch (err) {
-      return classify(err, format);
+      return classify(err, format, attemptTimeoutMs);
     }
   };
 
   const callLlm = async (ctx: StrategyContext): Promise<StrategyResult> => {
+    const deadline = Date.now() + budgetMs;
     for (let n = 0; ; n++) {
-      const result = await attempt(ctx);
+      const result = await attempt(ctx, Math.max(1, Math.min(timeoutMs, deadline - Date.now())));
       if (result.kind === "ok") {
         report("ok");
         opts.breaker.onSuccess();
         return { strategy: result.strategy, source: "llm", model: opts.model };
       }
+      const reason = `${where}: ${result.reason}`;
       if (result.isFormatRejected) {
         // Not the model's fault and not worth a backoff: ask again the way this server understands.
-        opts.log?.warn({ reason: result.reason }, "LLM server rejects json_schema response_format; using json_object");
+        opts.log?.warn({ reason }, "LLM server rejects json_schema response_format; using json_object");
         format = "json_object";
-        report("retry");
+        report("retry", reason);
         n--;
         continue;
       }
+      opts.breaker.onFailure();
+      const attempts = `after ${n + 1} attempt${n === 0 ? "" : "s"}`;
       const delayMs = result.waitMs ?? backoffDelayMs(n, opts.backoffBaseMs ?? 500, maxDelayMs);
-      if (!result.isRetryable || n >= maxRetries || delayMs > maxDelayMs) {
-        report(result.isTimeout ? "timeout" : "error");
-        opts.breaker.onFailure();
-        return fallback(ctx, `${result.reason} (after ${n + 1} attempt${n === 0 ? "" : "s"})`);
+      const stop = !result.isRetryable || n >= maxRetries || delayMs > maxDelayMs
+        ? attempts
+        : opts.breaker.state() === "open"
+          ? `${attempts}; the circuit opened`
+          : delayMs + MIN_ATTEMPT_MS > deadline - Date.now()
+            ? `${attempts}; the ${budgetMs} ms budget is spent`
+            : undefined;
+      if (stop) {
+        report(result.isTimeout ? "timeout" : "error", reason);
+        return fallback(ctx, `${reason} (${stop})`);
       }
-      report("retry");
+      report("retry", reason);
       await sleep(delayMs);
+      // Other answers' failures may have opened the circuit while this one waited.
+      if (opts.breaker.state() === "open") {
+        report("error", reason);
+        return fallback(ctx, `${reason} (${attempts}; the circuit opened)`);
+      }
     }
   };
 
@@ -144,6 +173,7 @@ export function createStrategyWriter(opts: StrategyWriterOptions): StrategyWrite
       } catch (err) {
         // Only a bug gets here (every failure of a call is an Attempt); still answer, still count it.
         opts.breaker.onFailure();
+        report("error", `${where}: unexpected error`);
         opts.log?.error({ err, customerId: ctx.customerId }, "strategy writer failed unexpectedly");
         return fallback(ctx, "unexpected error");
       }
@@ -155,16 +185,16 @@ type Completion = { choices?: { message?: { content?: string | null; refusal?: s
 
 function readCompletion(completion: unknown, allowedIds: Set<string>): Attempt {
   const choice = (completion as Completion | null)?.choices?.[0];
-  if (choice?.message?.refusal) return { kind: "fail", reason: "LLM refused", isRetryable: false, isTimeout: false };
+  if (choice?.message?.refusal) return { kind: "fail", reason: "the model refused", isRetryable: false, isTimeout: false };
   const content = choice?.message?.content;
-  if (!content) return { kind: "fail", reason: "LLM answer was empty", isRetryable: true, isTimeout: false };
-  if (choice.finish_reason === "length") return { kind: "fail", reason: "LLM answer was cut off", isRetryable: true, isTimeout: false };
+  if (!content) return { kind: "fail", reason: "answer was empty", isRetryable: true, isTimeout: false };
+  if (choice.finish_reason === "length") return { kind: "fail", reason: "answer was cut off", isRetryable: true, isTimeout: false };
   const json = parseJsonObject(content);
-  if (json === undefined) return { kind: "fail", reason: "LLM answer was not JSON", isRetryable: true, isTimeout: false };
+  if (json === undefined) return { kind: "fail", reason: "answer was not JSON", isRetryable: true, isTimeout: false };
   const parsed = retentionStrategySchema.safeParse(json);
   if (!parsed.success) {
     const where = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    return { kind: "fail", reason: `LLM answer broke the schema (${where.join("; ")})`, isRetryable: true, isTimeout: false };
+    return { kind: "fail", reason: `answer broke the schema (${where.join("; ")})`, isRetryable: true, isTimeout: false };
   }
   const strategy = parsed.data;
   // Grounding: a cited id the prompt never showed is made up.
@@ -188,15 +218,16 @@ export function parseJsonObject(content: string): unknown {
 }
 
 /** Translates the SDK's failures at the edge, deciding retry once. */
-function classify(err: unknown, format: "json_schema" | "json_object"): Attempt {
-  if (err instanceof OpenAI.APIConnectionTimeoutError) return { kind: "fail", reason: "LLM timed out", isRetryable: true, isTimeout: true };
-  if (err instanceof OpenAI.APIConnectionError) return { kind: "fail", reason: "LLM connection failed", isRetryable: true, isTimeout: false };
+function classify(err: unknown, format: "json_schema" | "json_object", timeoutMs: number): Attempt {
+  if (err instanceof OpenAI.APIConnectionTimeoutError) return { kind: "fail", reason: `timed out after ${timeoutMs} ms`, isRetryable: true, isTimeout: true };
+  if (err instanceof OpenAI.APIConnectionError)
+    return { kind: "fail", reason: `connection failed (${upstreamMessage(err.cause ?? err)})`, isRetryable: true, isTimeout: false };
   if (err instanceof OpenAI.APIError && err.status !== undefined) {
     const isRetryable = err.status === 408 || err.status === 429 || err.status >= 500;
     const isFormatRejected = format === "json_schema" && err.status === 400 && /response_format|json_schema/i.test(err.message);
     return {
       kind: "fail",
-      reason: `LLM HTTP ${err.status}`,
+      reason: `HTTP ${err.status}: ${upstreamMessage(err)}`,
       isRetryable,
       isTimeout: false,
       isFormatRejected,
@@ -204,5 +235,5 @@ function classify(err: unknown, format: "json_schema" | "json_object"): Attempt 
     };
   }
   // The SDK could not read the body (e.g. invalid JSON under application/json): a proxy or server glitch.
-  return { kind: "fail", reason: "LLM response unreadable", isRetryable: true, isTimeout: false };
+  return { kind: "fail", reason: `response unreadable (${upstreamMessage(err)})`, isRetryable: true, isTimeout: false };
 }

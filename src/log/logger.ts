@@ -29,6 +29,7 @@ export function createLogger(config: Pick<Config, "LOG_LEVEL">, name = "lifeline
         "config.LIFELINE_ADMIN_KEYS",
         "config.OPENAI_API_KEY",
         "config.QDRANT_API_KEY",
+        "config.LIFELINE_SUPPRESSION_SECRET",
       ],
       censor: "[redacted]",
     },

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 import { CONSUMER_GROUP } from "../../queues/stream-bridge";
+import { undeliveredEvents } from "../../queues/backlog";
 import { readPipelineMetrics } from "./pipeline-metrics";
 import { streamGroupsInfo } from "../redis/keyed-commands";
 
@@ -46,7 +47,7 @@ export function createApiMetrics(sources: ScrapeSources): ApiMetrics {
   for (const reason of ["invalid", "too_large"]) rejected.inc({ reason }, 0);
 
   const streamLength = new Gauge({ name: "lifeline_stream_length", help: "Entries in a partition stream (XLEN; one entry holds a request's events for that partition)", labelNames: ["partition"], registers });
-  const streamLag = new Gauge({ name: "lifeline_stream_group_lag", help: "Stream entries not yet delivered to the workers' consumer group", labelNames: ["partition"], registers });
+  const streamLag = new Gauge({ name: "lifeline_stream_group_lag", help: "Events in a partition stream not yet delivered to the workers' consumer group", labelNames: ["partition"], registers });
   const streamPending = new Gauge({ name: "lifeline_stream_group_pending", help: "Stream entries delivered to a worker but not yet acknowledged", labelNames: ["partition"], registers });
   const queueJobs = new Gauge({ name: "lifeline_queue_jobs", help: "BullMQ jobs per queue and state", labelNames: ["queue", "state"], registers });
   const deadLetters = new Gauge({ name: "lifeline_dead_letters", help: "Dead letters waiting for replay or deletion", registers });
@@ -56,6 +57,7 @@ export function createApiMetrics(sources: ScrapeSources): ApiMetrics {
     streamLength.reset();
     streamLag.reset();
     streamPending.reset();
+    const undelivered = await undeliveredEvents(sources.redis, sources.keys);
     await Promise.all(
       Array.from({ length: sources.keys.partitions }, async (_, p) => {
         const stream = sources.keys.stream(p);
@@ -65,9 +67,9 @@ export function createApiMetrics(sources: ScrapeSources): ApiMetrics {
         ]);
         const partition = String(p);
         streamLength.set({ partition }, length);
+        // Not XINFO's lag: it can stay wrong forever after an AOF rewrite and a restart.
+        streamLag.set({ partition }, undelivered[p]!);
         const group = groups.map(fieldsOf).find((g) => g.name === CONSUMER_GROUP);
-        // lag is nil when Redis cannot tell (entries deleted mid-range): report the whole stream then.
-        streamLag.set({ partition }, group ? Number(group.lag ?? length) : length);
         streamPending.set({ partition }, group ? Number(group.pending ?? 0) : 0);
       }),
     );

@@ -3,6 +3,7 @@ import type { Profile } from "../../pipelines/profile";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 import { ANONYMOUS_PREFIX, isAnonymousCustomer, type ProfileStore } from "./profile-store";
+import type { Suppression } from "./suppression";
 
 /** Called after an anonymous customer's history moved under a known customer. */
 export type MergeListener = (from: string, to: string) => Promise<void>;
@@ -15,7 +16,7 @@ export type Identities = ReturnType<typeof createIdentities>;
  * visitor's events are replayed into the customer (deduplicated by messageId, so a crash
  * mid-merge is safe to repeat) and the visitor's profile is removed.
  */
-export function createIdentities(redis: RedisClient, keys: Keyspace, profiles: ProfileStore, onMerge: MergeListener[] = []) {
+export function createIdentities(redis: RedisClient, keys: Keyspace, profiles: ProfileStore, onMerge: MergeListener[] = [], suppression?: Suppression) {
   // Links never change once made, so a process may remember them.
   const known = new Map<string, string>();
 
@@ -60,10 +61,12 @@ export function createIdentities(redis: RedisClient, keys: Keyspace, profiles: P
 
     /**
      * Links an anonymousId (or an alias's previousId) to a userId; the first link wins.
-     * Merges the visitor's history into the customer whenever the link holds.
+     * Merges the visitor's history into the customer whenever the link holds. No link is made to
+     * or from an erased customer: it would bring them back once the erasure's tombstone is gone.
      */
     async link(anonymousId: string, userId: string): Promise<void> {
       if (anonymousId === userId || known.get(anonymousId) === userId) return;
+      if (suppression && (await suppression.erasedOf([userId, anonymousId, ANONYMOUS_PREFIX + anonymousId])).size) return;
       const key = keys.identityLink(anonymousId);
       const created = await redis.set(key, userId, "NX");
       const owner = created ? userId : await redis.get(key);

@@ -31,7 +31,7 @@ export const isAnonymousCustomer = (customerId: string) => customerId.startsWith
  * profile already held (a redelivery); handed on again all the same, because a crash may
  * have come between the profile write and the hand-off (later stages are idempotent).
  */
-export type ApplyResult = { profile: Profile; applied: CleanEvent[]; seenBefore: CleanEvent[] };
+export type ApplyResult = { profile: Profile; applied: CleanEvent[]; seenBefore: CleanEvent[]; erased?: true };
 
 export type ProfileStore = ReturnType<typeof createProfileStore>;
 
@@ -93,7 +93,7 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
           ...(keepEvents ? applied.map((e) => JSON.stringify(e)) : []),
         ];
         const outcome = await client.lifelineProfileCas(...args);
-        if (outcome === 2) return { profile: base, applied: [], seenBefore: [] };
+        if (outcome === 2) return { profile: base, applied: [], seenBefore: [], erased: true };
         if (outcome === 1) {
           if (!current) await redis.sadd(keys.customerShard(keys.customerShardOf(customerId)), customerId);
           await countData(customerId, !current, fresh.filter((e) => e.name === PURCHASE).length);

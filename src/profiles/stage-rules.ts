@@ -1,15 +1,15 @@
 import { readFileSync } from "node:fs";
 import { defaultVocabulary } from "../../pipelines/event-names";
 import { defaultStageRules, mergeStageRules, type StageRules } from "../../pipelines/lifecycle-stage";
-import type { Config } from "../config";
+import { ConfigError, type Config } from "../config";
 
 /** The default stage mapping, extended by LIFELINE_STAGE_RULES_FILE when set. */
 export function loadStageRules(config: Pick<Config, "LIFELINE_STAGE_RULES_FILE">): StageRules {
   if (!config.LIFELINE_STAGE_RULES_FILE) return defaultStageRules;
-  const text = readFileSync(config.LIFELINE_STAGE_RULES_FILE, "utf8");
   try {
+    const text = readFileSync(config.LIFELINE_STAGE_RULES_FILE, "utf8");
     return mergeStageRules(defaultStageRules, JSON.parse(text), defaultVocabulary);
   } catch (err) {
-    throw new Error(`LIFELINE_STAGE_RULES_FILE (${config.LIFELINE_STAGE_RULES_FILE}): ${(err as Error).message}`);
+    throw new ConfigError(`fix these settings:\n  LIFELINE_STAGE_RULES_FILE (${config.LIFELINE_STAGE_RULES_FILE}): ${(err as Error).message}`);
   }
 }

@@ -12,6 +12,8 @@ export function keyspace(prefix: string, partitions: number) {
     partitions,
     partitionOf: (customerKey: string) => fnv1a(customerKey) % partitions,
     stream: (partition: number) => `${prefix}:{p${partition}}:events`,
+    /** Hash {appended, delivered}: events ever appended to the partition stream and read by the workers' group. */
+    streamCounts: (partition: number) => `${prefix}:{p${partition}}:counts`,
     /** messageIds accepted in one time bucket of the dedup window. */
     dedupBucket: (partition: number, bucket: number) => `${prefix}:{p${partition}}:seen:${bucket}`,
     /** Structured profile of one customer: hash {json, v}. */
@@ -26,6 +28,10 @@ export function keyspace(prefix: string, partitions: number) {
     customerSumEvents: (customerId: string) => `${prefix}:{c:${customerId}}:sums:events`,
     /** Set by erasure, with a TTL: events of this customer still in flight are dropped, not applied. */
     erased: (customerId: string) => `${prefix}:{c:${customerId}}:erased`,
+    /** Erased customers who may not come back: zset of keyed hashes of their ids, score = until when (ms). */
+    suppressed: () => `${prefix}:{suppressed}:ids`,
+    /** The key of those hashes when LIFELINE_SUPPRESSION_SECRET is not set. */
+    suppressionSecret: () => `${prefix}:{suppressed}:secret`,
     /** anonymousId → the userId it was linked to by identify/alias. */
     identityLink: (anonymousId: string) => `${prefix}:{a:${anonymousId}}:link`,
     /** Customer ids, sharded so no single key takes every write. */
@@ -55,6 +61,10 @@ export function keyspace(prefix: string, partitions: number) {
     liveTogether: (itemId: string) => `${prefix}:{recs}:with:${itemId}`,
     /** Set once the live counts were rebuilt from every profile (at the first refit). */
     liveBuilt: () => `${prefix}:{recs}:built`,
+    /** What workers tell /ready (hash tag {health}): an upstream failing, worker starts, a worker that cannot start. */
+    upstreamHealth: (upstream: string) => `${prefix}:{health}:upstream:${upstream}`,
+    workerStarts: () => `${prefix}:{health}:worker-starts`,
+    workerStartFailure: () => `${prefix}:{health}:worker-start-failure`,
     allStreams: () => Array.from({ length: partitions }, (_, p) => `${prefix}:{p${p}}:events`),
   };
 }

@@ -4,16 +4,38 @@ import { StoreUnavailableError } from "../errors";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 
+// Events ever appended to a partition stream and delivered to the workers' group, kept in a hash
+// beside the stream and changed in the same scripts as XADD and XREADGROUP, so that
+// backlog = appended - delivered is exact (XINFO's lag is not: it sticks after an AOF rewrite and a
+// restart). A stream written before the hash existed starts it at its events not yet delivered.
+export const INIT_STREAM_COUNTS = `
+local function initStreamCounts(stream, counts, group)
+  if redis.call('EXISTS', counts) == 1 then return end
+  local undelivered = 0
+  if redis.call('EXISTS', stream) == 1 then
+    local last = '0-0'
+    for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+      local info = {}
+      for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+      if info['name'] == group then last = info['last-delivered-id'] end
+    end
+    for _, e in ipairs(redis.call('XRANGE', stream, '(' .. last, '+')) do
+      for i = 1, #e[2], 2 do if e[2][i] == 'm' then undelivered = undelivered + 1 end end
+    end
+  end
+  redis.call('HSET', counts, 'appended', undelivered, 'delivered', 0)
+end`;
+
 // One call per partition and request: dedup and append together, so two racing requests
 // with the same messageId append it once and a crash never leaves a dedup mark without its
 // event. The messageIds seen are kept in two time buckets (current and previous) of the
 // dedup window: SMISMEMBER/SADD on a set costs a fraction of a SET NX EX per event.
 // All accepted events of the call go into ONE stream entry (m/e field pairs, in order):
 // one XADD per request and partition instead of one per event.
-const APPEND_SCRIPT = `
-local n = (#ARGV - 2) / 2
+const APPEND_SCRIPT = `${INIT_STREAM_COUNTS}
+local n = (#ARGV - 3) / 2
 local ids = {}
-for i = 1, n do ids[i] = ARGV[2 * i + 1] end
+for i = 1, n do ids[i] = ARGV[2 * i + 2] end
 local current = redis.call('SMISMEMBER', KEYS[2], unpack(ids))
 local previous = redis.call('SMISMEMBER', KEYS[3], unpack(ids))
 local out, fresh, fields, taken = {}, {}, {}, {}
@@ -26,7 +48,7 @@ for i = 1, n do
     fields[#fields + 1] = 'm'
     fields[#fields + 1] = id
     fields[#fields + 1] = 'e'
-    fields[#fields + 1] = ARGV[2 * i + 2]
+    fields[#fields + 1] = ARGV[2 * i + 3]
   else
     out[i] = 0
   end
@@ -34,9 +56,14 @@ end
 if #fresh > 0 then
   redis.call('SADD', KEYS[2], unpack(fresh))
   redis.call('EXPIRE', KEYS[2], ARGV[1] * 2)
+  initStreamCounts(KEYS[1], KEYS[4], ARGV[3])
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+  redis.call('HINCRBY', KEYS[4], 'appended', #fresh)
 end
 return out`;
+
+/** The consumer group the workers read every partition stream with. */
+export const STREAM_GROUP = "lifeline";
 
 type ScriptClient = RedisClient & {
   lifelineAppend(...keysThenArgs: (string | number)[]): Promise<number[]>;
@@ -78,7 +105,7 @@ class ReplicationLagError extends Error {
 export function createEventLog(redis: RedisClient, keys: Keyspace, opts: EventLogOptions): EventLog {
   // A fixed number of keys puts the key first in each call: ioredis' Cluster auto-pipelining routes a
   // call by its first argument, so a leading numKeys would batch calls of different nodes together.
-  if (!("lifelineAppend" in redis)) (redis as RedisClient).defineCommand("lifelineAppend", { lua: APPEND_SCRIPT, numberOfKeys: 3 });
+  if (!("lifelineAppend" in redis)) (redis as RedisClient).defineCommand("lifelineAppend", { lua: APPEND_SCRIPT, numberOfKeys: 4 });
   const client = redis as ScriptClient;
   const now = opts.now ?? Date.now;
   const waitReplicas = opts.waitReplicas ?? 0;
@@ -117,8 +144,10 @@ export function createEventLog(redis: RedisClient, keys: Keyspace, opts: EventLo
       keys.stream(partition),
       keys.dedupBucket(partition, bucket),
       keys.dedupBucket(partition, bucket - 1),
+      keys.streamCounts(partition),
       opts.dedupTtlSeconds,
       opts.maxLen,
+      STREAM_GROUP,
     ];
     for (const w of group) for (const { event, json } of w.items) args.push(event.messageId, json);
     appendCall(args)
@@ -172,9 +201,9 @@ export function createEventLog(redis: RedisClient, keys: Keyspace, opts: EventLo
   };
 }
 
-/** The events of one stream entry, in order: fields are m/e pairs. */
+/** The events of one stream entry, in order: each is an m (messageId) field followed by its e (JSON) field; other fields are markers. */
 export function entryEvents(fields: string[]): { messageId: string; json: string }[] {
   const out: { messageId: string; json: string }[] = [];
-  for (let i = 0; i + 3 < fields.length; i += 4) out.push({ messageId: fields[i + 1]!, json: fields[i + 3]! });
+  for (let i = 0; i + 3 < fields.length; i += 2) if (fields[i] === "m" && fields[i + 2] === "e") out.push({ messageId: fields[i + 1]!, json: fields[i + 3]! });
   return out;
 }

@@ -209,7 +209,7 @@ export function flowSuite(label: string, opts: { connect: () => Promise<FlowTarg
       expect((await read(`/clients/${userId}`)).status).toBe(404);
       expect(await memory.count(userId)).toBe(0);
       const late = { type: "track" as const, messageId: `late-${uid()}`, userId, name: "Signed In", ts: t0, receivedAt: t0, properties: {}, products: [], stage: "pre_conversion" as const, flags: [] };
-      const embedDeps = { redis: workers.redis, keys: workers.keys, identities: workers.identities, embedder, memory, log: createLogger(config), batchSize: 16, maxWaitMs: 10 };
+      const embedDeps = { identities: workers.identities, suppression: workers.suppression, embedder, memory, log: createLogger(config), batchSize: 16, maxWaitMs: 10 };
       // Beside a live customer, so the erasure check reads tombstones of two customers (two slots on a cluster).
       const alive = { ...late, messageId: `alive-${uid()}`, userId: `u-${uid()}` };
       const outcomes = await embedAndUpsert([{ customerId: userId, events: [late] }, { customerId: alive.userId, events: [alive] }], embedDeps);

@@ -298,7 +298,7 @@ describe("roles and input checks", () => {
 });
 
 function embedDeps() {
-  return { redis: workers.redis, keys: workers.keys, identities: workers.identities, embedder, memory, log: createLogger(config), batchSize: 16, maxWaitMs: 10 };
+  return { identities: workers.identities, suppression: workers.suppression, embedder, memory, log: createLogger(config), batchSize: 16, maxWaitMs: 10 };
 }
 
 /** Another customer whose events share `customerId`'s stream partition, so they are processed after it. */

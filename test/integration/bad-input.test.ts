@@ -42,6 +42,8 @@ const cases: Case[] = [
   { name: "userId empty string", event: { type: "track", event: "X", userId: "" }, status: 200, field: "userId" },
   { name: "userId is an object", event: { type: "track", event: "X", userId: { id: 1 } }, status: 200, field: "userId" },
   { name: "userId with control characters", event: { type: "track", event: "X", userId: "a\u0000b" }, status: 200, field: "userId" },
+  { name: "userId with a lone surrogate", event: { type: "track", event: "X", userId: "a\ud800" }, status: 200, field: "userId" },
+  { name: "anonymousId with NUL", event: { type: "track", event: "X", anonymousId: "\u0000" }, status: 200, field: "anonymousId" },
   { name: "userId longer than 256", event: { type: "track", event: "X", userId: "u".repeat(300) }, status: 200, field: "userId" },
   { name: "track without event name", event: { type: "track", userId: "u" }, status: 200, field: "event" },
   { name: "track event name blank", event: { type: "track", userId: "u", event: "   " }, status: 200, field: "event" },

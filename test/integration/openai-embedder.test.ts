@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { configSchema } from "../../src/config/schema";
+import { createCircuitBreaker } from "../../src/inference/circuit-breaker";
 import { createEmbedder } from "../../src/embeddings/create-embedder";
 import { UpstreamError } from "../../src/errors/upstream-error";
 import { UpstreamTimeoutError } from "../../src/errors/upstream-timeout-error";
@@ -66,7 +67,10 @@ test("a 429 with Retry-After in seconds waits that long, then succeeds", async (
   fake.script("embeddings", [{ kind: "rate-limit", retryAfter: "2" }]);
   const vectors = await embedder().embed(["a"]);
   expect(vectors).toHaveLength(1);
-  expect(sleeps).toEqual([2000]);
+  // Until the deadline the answer set (shared by every call of the embedder), so a few ms less.
+  expect(sleeps).toHaveLength(1);
+  expect(sleeps[0]!).toBeGreaterThan(1_900);
+  expect(sleeps[0]!).toBeLessThanOrEqual(2_000);
   expect(outcomes).toEqual(["retry", "ok"]);
   expect(embeddingRequests()).toHaveLength(2);
 });
@@ -138,13 +142,20 @@ const malformed = [
   { name: "fewer vectors than texts", body: JSON.stringify({ data: [{ index: 0, embedding: Array(16).fill(0.1) }] }) },
   { name: "an HTML error page", body: "<html>bad gateway</html>", contentType: "text/html" },
 ];
-for (const { name, body, contentType } of malformed)
-  test(`a malformed body (${name}) is an UpstreamError`, async () => {
+for (const { name, body, contentType } of malformed) {
+  test(`a malformed body (${name}) is a glitch: retried, and a good answer after it is used`, async () => {
     fake.script("embeddings", [{ kind: "malformed", body, contentType }]);
+    expect(await embedder().embed(["a", "b"])).toHaveLength(2);
+    expect(outcomes).toEqual(["retry", "ok"]);
+  });
+  test(`a malformed body (${name}) every time ends in an UpstreamError saying when to try again`, async () => {
+    fake.script("embeddings", Array.from({ length: 3 }, () => ({ kind: "malformed" as const, body, contentType })));
     const err = await embedder().embed(["a", "b"]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
-    expect(outcomes).toEqual(["error"]);
+    expect((err as UpstreamError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(outcomes).toEqual(["retry", "retry", "error"]);
   });
+}
 
 test("the fake chat route answers scripted structured output", async () => {
   const { default: OpenAI } = await import("openai");
@@ -157,6 +168,59 @@ test("the fake chat route answers scripted structured output", async () => {
   });
   expect(JSON.parse(res.choices[0]!.message.content!)).toEqual({ risk: "high" });
   expect(fake.requests[0]!.route).toBe("chat");
+});
+
+const refusals = [
+  { status: 401, hint: "check OPENAI_API_KEY" },
+  { status: 403, hint: "check OPENAI_API_KEY and the model's access" },
+  { status: 404, hint: "check LIFELINE_EMBEDDING_MODEL and OPENAI_BASE_URL" },
+];
+for (const { status, hint } of refusals)
+  test(`a ${status} is not retried; the error names the model, the endpoint, the server's message and the setting, and says when to try again`, async () => {
+    fake.script("embeddings", [{ kind: "status", status, message: `the server says ${status}` }]);
+    const err = (await embedder().embed(["a"]).catch((e: unknown) => e)) as UpstreamError;
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect(err.message).toBe(`embeddings from fake-embedding at ${fake.url}: HTTP ${status}: the server says ${status}; ${hint} (after 1 attempt)`);
+    expect(err.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(embeddingRequests()).toHaveLength(1);
+  });
+
+test("a 400 (this input refused) carries no retry time: the job's own retries decide", async () => {
+  fake.script("embeddings", [{ kind: "status", status: 400, message: "input too long" }]);
+  const err = (await embedder().embed(["a"]).catch((e: unknown) => e)) as UpstreamError;
+  expect(err.retryAfterSeconds).toBeUndefined();
+});
+
+test("consecutive failures open the embedder's breaker: later calls fail at once, without a request, saying when it tries again", async () => {
+  let nowMs = 0;
+  const breaker = createCircuitBreaker({ failureThreshold: 3, cooldownMs: 7_000, now: () => nowMs });
+  const e = embedder({ breaker, maxRetries: 5 });
+  fake.script("embeddings", Array.from({ length: 3 }, () => ({ kind: "server-error" as const })));
+  const first = (await e.embed(["a"]).catch((x: unknown) => x)) as UpstreamError;
+  expect(first.message).toContain("HTTP 500: server error (after 3 attempts)");
+  expect(first.retryAfterSeconds).toBe(7);
+  const second = (await e.embed(["b"]).catch((x: unknown) => x)) as UpstreamError;
+  expect(second.message).toBe(`embeddings from fake-embedding at ${fake.url}: paused after repeated failures (last: embeddings from fake-embedding at ${fake.url}: HTTP 500: server error)`);
+  expect(second.retryAfterSeconds).toBe(7);
+  expect(embeddingRequests()).toHaveLength(3);
+  nowMs = 7_000;
+  expect(await e.embed(["c"])).toHaveLength(1); // the trial, answered
+  expect(breaker.state()).toBe("closed");
+});
+
+test("one Retry-After holds for every call of the embedder: a call made meanwhile waits instead of getting its own 429", async () => {
+  fake.script("embeddings", [{ kind: "rate-limit", retryAfter: "1" }]);
+  const e = embedder({ sleep: Bun.sleep });
+  const first = e.embed(["a"]);
+  while (embeddingRequests().length === 0) await Bun.sleep(5);
+  await Bun.sleep(50);
+  const second = e.embed(["b"]);
+  await Bun.sleep(300);
+  expect(embeddingRequests()).toHaveLength(1);
+  await Promise.all([first, second]);
+  const [limited, ...later] = embeddingRequests();
+  expect(later).toHaveLength(2);
+  for (const r of later) expect(r.receivedAt - limited!.receivedAt).toBeGreaterThanOrEqual(990);
 });
 
 describe("createEmbedder", () => {

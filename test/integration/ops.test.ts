@@ -77,7 +77,7 @@ describe("/metrics", () => {
 
   test("a dead letter is counted", async () => {
     const before = sampleValue(await scrape(), "lifeline_dead_letters");
-    await recordDeadLetter(h.deps.queues["dead-letter"], "clean", { id: `j-${uid()}`, name: "event", data: {}, attemptsMade: 5 } as never, new Error("boom"));
+    await recordDeadLetter(h.deps.queues["dead-letter"], "clean", { id: `j-${uid()}`, name: "event", data: {}, attemptsMade: 5 } as never, new Error("boom"), h.deps.suppression);
     expect(sampleValue(await scrape(), "lifeline_dead_letters")).toBe(before + 1);
   });
 });
@@ -107,6 +107,7 @@ describe("roles", () => {
     { method: "GET", path: "/admin/queues/api/queues", role: "admin" },
     { method: "GET", path: "/admin/dead-letters", role: "admin" },
     { method: "POST", path: "/admin/dead-letters/replay", role: "admin", body: { ids: ["none"] } },
+    { method: "POST", path: "/admin/suppressions/lift", role: "admin", body: { ids: ["none"] } },
   ] as const;
   const keyOf = { write: TEST_KEYS.write, read: TEST_KEYS.read, admin: TEST_KEYS.admin } as const;
   for (const route of routes) {
@@ -209,13 +210,20 @@ describe("/ready", () => {
     }
   });
 
-  test("a backlog above LIFELINE_READY_MAX_BACKLOG makes /ready answer 503 naming backlog", async () => {
+  test("the backlog counts events, not stream entries: 3 events over the limit of 2 → 503 naming backlog, wherever they land", async () => {
     const bh = await ingestHarness(testConfig(redis.url, { LIFELINE_READY_MAX_BACKLOG: "2" }));
     try {
-      await bh.post("/events", [1, 2, 3].map((i) => ({ type: "track", userId: `b-${i}-${uid()}`, event: "E" })));
-      const res = await bh.app.handle(new Request("http://lifeline.test/ready"));
+      // One request (often one stream entry) and three requests: the same 3 events either way.
+      await bh.post("/events", [1, 2, 3].map((i) => ({ type: "track", userId: "same-customer", event: "E", messageId: `one-${i}-${uid()}` })));
+      let res = await bh.app.handle(new Request("http://lifeline.test/ready"));
+      let body = (await res.json()) as any;
       expect(res.status).toBe(503);
-      expect(((await res.json()) as any).failing).toEqual(["backlog"]);
+      expect(body.failing).toEqual(["backlog"]);
+      expect(body.checks.backlog).toBe(3);
+      for (const i of [1, 2, 3]) await bh.post("/events", { type: "track", userId: `spread-${i}-${uid()}`, event: "E" });
+      res = await bh.app.handle(new Request("http://lifeline.test/ready"));
+      body = (await res.json()) as any;
+      expect(body.checks.backlog).toBe(6);
     } finally {
       bh.close();
     }

@@ -32,6 +32,8 @@ const writer = (overrides: Partial<StrategyWriterOptions> = {}) =>
     ...overrides,
   });
 
+/** How fallback reasons name the LLM: model and endpoint. */
+const llm = () => `LLM fake-chat at ${fake.url}`;
 const chatRequests = () => fake.requests.filter((r) => r.route === "chat");
 type ChatBody = { model: string; messages: { role: string; content: string }[]; response_format: { type: string; json_schema?: { name: string; strict: boolean } } };
 const chatBody = (i: number) => chatRequests()[i]!.body as ChatBody;
@@ -81,7 +83,7 @@ test("5xx answers are retried with backoff up to maxRetries, then the fallback a
   fake.script("chat", [{ kind: "server-error", status: 502 }, { kind: "server-error" }, { kind: "server-error", status: 503 }]);
   const result = await writer({ maxRetries: 2, sleep: async (ms) => void sleeps.push(ms) }).write(strategyContext());
   expect(result.source).toBe("fallback");
-  expect(result.fallbackReason).toBe("LLM HTTP 503 (after 3 attempts)");
+  expect(result.fallbackReason).toBe(`${llm()}: HTTP 503: server error (after 3 attempts)`);
   expect(result.strategy).toEqual(fallbackStrategy(strategyContext()));
   expect(outcomes).toEqual(["retry", "retry", "error", "fallback"]);
   expect(chatRequests()).toHaveLength(3);
@@ -95,7 +97,7 @@ test("an LLM that does not answer in time gives a timeout, then the fallback", a
   const startedAt = performance.now();
   const result = await writer({ timeoutMs: 200, sleep: async () => {} }).write(strategyContext());
   expect(result.source).toBe("fallback");
-  expect(result.fallbackReason).toBe("LLM timed out (after 2 attempts)");
+  expect(result.fallbackReason).toBe(`${llm()}: timed out after 200 ms (after 2 attempts)`);
   expect(outcomes).toEqual(["retry", "timeout", "fallback"]);
   expect(chatRequests()).toHaveLength(2);
   expect(performance.now() - startedAt).toBeLessThan(2_000);
@@ -109,7 +111,7 @@ test("an answer that is not JSON is retried; a schema-violating one after it end
   ]);
   const result = await writer({ sleep: async () => {} }).write(strategyContext());
   expect(result.source).toBe("fallback");
-  expect(result.fallbackReason).toStartWith("LLM answer broke the schema (actions.0.channel");
+  expect(result.fallbackReason).toStartWith(`${llm()}: answer broke the schema (actions.0.channel`);
   expect(result.fallbackReason).toEndWith("(after 2 attempts)");
   expect(outcomes).toEqual(["retry", "error", "fallback"]);
   expect(chatRequests()).toHaveLength(2);
@@ -150,7 +152,7 @@ test("a 401 is not retried: the fallback answers after one request", async () =>
   fake.script("chat", [{ kind: "status", status: 401, message: "bad key" }]);
   const result = await writer().write(strategyContext());
   expect(result.source).toBe("fallback");
-  expect(result.fallbackReason).toBe("LLM HTTP 401 (after 1 attempt)");
+  expect(result.fallbackReason).toBe(`${llm()}: HTTP 401: bad key (after 1 attempt)`);
   expect(chatRequests()).toHaveLength(1);
 });
 
@@ -172,7 +174,7 @@ test("without an API key or base URL the fallback answers at once and nothing is
 test("after N failed calls the breaker opens: answers come from the fallback without a request; after the cooldown one trial recovers it", async () => {
   const w = writer({ maxRetries: 0 });
   fake.script("chat", [{ kind: "server-error" }, { kind: "server-error" }, { kind: "server-error" }]);
-  for (let i = 0; i < 3; i++) expect((await w.write(strategyContext())).fallbackReason).toBe("LLM HTTP 500 (after 1 attempt)");
+  for (let i = 0; i < 3; i++) expect((await w.write(strategyContext())).fallbackReason).toStartWith(`${llm()}: HTTP 500: server error (after 1 attempt`);
   expect(breaker.state()).toBe("open");
   expect(chatRequests()).toHaveLength(3);
 
@@ -203,7 +205,7 @@ test("a failed half-open trial opens the breaker for another cooldown", async ()
   fake.script("chat", Array.from({ length: 4 }, () => ({ kind: "server-error" as const })));
   for (let i = 0; i < 3; i++) await w.write(strategyContext());
   nowMs += 60_000;
-  expect((await w.write(strategyContext())).fallbackReason).toBe("LLM HTTP 500 (after 1 attempt)");
+  expect((await w.write(strategyContext())).fallbackReason).toBe(`${llm()}: HTTP 500: server error (after 1 attempt)`);
   expect(chatRequests()).toHaveLength(4);
   expect(breaker.state()).toBe("open");
   expect((await w.write(strategyContext())).fallbackReason).toBe("circuit open");
@@ -215,4 +217,37 @@ test("timeouts count as failures for the breaker", async () => {
   const w = writer({ maxRetries: 0, timeoutMs: 100 });
   for (let i = 0; i < 3; i++) expect((await w.write(strategyContext())).source).toBe("fallback");
   expect(breaker.state()).toBe("open");
+});
+
+test("each failed attempt counts for the breaker at once: an answer still retrying stops when the circuit opens", async () => {
+  fake.script("chat", Array.from({ length: 6 }, () => ({ kind: "server-error" as const })));
+  const result = await writer({ maxRetries: 5, sleep: async () => {} }).write(strategyContext());
+  expect(result.fallbackReason).toBe(`${llm()}: HTTP 500: server error (after 3 attempts; the circuit opened)`);
+  expect(chatRequests()).toHaveLength(3);
+  expect(breaker.state()).toBe("open");
+});
+
+test("concurrent answers against a hanging LLM: their timeouts open the circuit as they happen, none waits for a retry", async () => {
+  fake.script("chat", Array.from({ length: 18 }, () => ({ kind: "hang" as const })));
+  const w = writer({ maxRetries: 2, timeoutMs: 300, backoffBaseMs: 400 });
+  const startedAt = performance.now();
+  const results = await Promise.all(Array.from({ length: 6 }, () => w.write(strategyContext())));
+  const elapsedMs = performance.now() - startedAt;
+  expect(results.every((r) => r.source === "fallback")).toBe(true);
+  expect(chatRequests()).toHaveLength(6);
+  expect(breaker.state()).toBe("open");
+  // One timeout each (300 ms); retried the old way it took 3 timeouts and 2 backoffs.
+  expect(elapsedMs).toBeLessThan(900);
+});
+
+test("all attempts and waits of one answer fit in budgetMs, whatever the per-attempt timeout", async () => {
+  fake.script("chat", Array.from({ length: 3 }, () => ({ kind: "hang" as const })));
+  breaker = createCircuitBreaker({ failureThreshold: 100, cooldownMs: 60_000, now: () => nowMs });
+  const startedAt = performance.now();
+  const result = await writer({ maxRetries: 2, timeoutMs: 20_000, budgetMs: 1_000, backoffBaseMs: 50 }).write(strategyContext());
+  const elapsedMs = performance.now() - startedAt;
+  expect(result.source).toBe("fallback");
+  expect(result.fallbackReason).toMatch(/^LLM fake-chat at .*: timed out after (1000|99\d) ms \(after 1 attempt; the 1000 ms budget is spent\)$/);
+  expect(elapsedMs).toBeGreaterThanOrEqual(950);
+  expect(elapsedMs).toBeLessThan(1_500);
 });

@@ -10,7 +10,8 @@
  *
  * Routes: "embeddings" (POST /v1/embeddings) and "chat" (POST /v1/chat/completions).
  * Each route has a queue of behaviours consumed one per request; when it is empty the route
- * answers "ok". Embeddings are deterministic in the input text (same text, same vector), with
+ * answers with its standing behaviour: "ok", or what `setDefault` made it (an outage that lasts
+ * until it is set back, e.g. `fake.setDefault("embeddings", { kind: "server-error" })`). Embeddings are deterministic in the input text (same text, same vector), with
  * the request's `dimensions` or the server's `embeddingDimensions`; `encoding_format: "base64"`
  * is honoured like OpenAI does. Chat answers `chatContent` (a string, or a function of the
  * request body, e.g. to echo a JSON document matching `response_format`).
@@ -50,6 +51,10 @@ export type FakeOpenAI = {
   requests: FakeRequest[];
   /** Appends behaviours to the route's queue. */
   script(route: FakeRoute, behaviours: FakeBehaviour[]): void;
+  /** How the route answers whenever its queue is empty, from now on (undefined: "ok" again). */
+  setDefault(route: FakeRoute, behaviour: FakeBehaviour | undefined): void;
+  /** Requests to a route received at or after a time (ms since epoch). */
+  requestsSince(route: FakeRoute, sinceMs: number): FakeRequest[];
   stop(): void;
 };
 
@@ -57,6 +62,7 @@ const routeByPath: Record<string, FakeRoute> = { "/v1/embeddings": "embeddings",
 
 export function startFakeOpenAI(opts: FakeOpenAIOptions = {}): FakeOpenAI {
   const queues: Record<FakeRoute, FakeBehaviour[]> = { embeddings: [], chat: [] };
+  const standing: Partial<Record<FakeRoute, FakeBehaviour>> = {};
   const requests: FakeRequest[] = [];
   const hanging = new Set<() => void>();
 
@@ -69,7 +75,7 @@ export function startFakeOpenAI(opts: FakeOpenAIOptions = {}): FakeOpenAI {
       if (!route || req.method !== "POST") return errorResponse(404, "unknown route");
       const body: unknown = await req.json().catch(() => undefined);
       requests.push({ route, body, headers: Object.fromEntries(req.headers), receivedAt: Date.now() });
-      const behaviour = queues[route].shift() ?? { kind: "ok" };
+      const behaviour = queues[route].shift() ?? standing[route] ?? { kind: "ok" };
       if (behaviour.kind === "hang") return hang(req.signal, hanging);
       if (behaviour.kind === "ok" && behaviour.delayMs) await Bun.sleep(behaviour.delayMs);
       return respond(route, behaviour, body, opts);
@@ -80,6 +86,8 @@ export function startFakeOpenAI(opts: FakeOpenAIOptions = {}): FakeOpenAI {
     url: `http://127.0.0.1:${server.port}/v1`,
     requests,
     script: (route, behaviours) => void queues[route].push(...behaviours),
+    setDefault: (route, behaviour) => void (standing[route] = behaviour),
+    requestsSince: (route, sinceMs) => requests.filter((r) => r.route === route && r.receivedAt >= sinceMs),
     stop: () => {
       for (const release of hanging) release();
       server.stop(true);

@@ -87,6 +87,24 @@ test("a trial that never reports back does not wedge the circuit: another is all
   expect(breaker.tryAcquire()).toBe(true);
 });
 
+test("with maxCooldownMs each failed trial doubles the cooldown up to the cap; a success resets it", () => {
+  breaker = createCircuitBreaker({ failureThreshold: 1, cooldownMs: 1_000, maxCooldownMs: 3_000, now: () => nowMs });
+  const waits: number[] = [];
+  fail(1);
+  for (let trial = 0; trial < 4; trial++) {
+    waits.push(breaker.retryInMs());
+    nowMs += breaker.retryInMs();
+    expect(breaker.tryAcquire()).toBe(true);
+    breaker.onFailure();
+  }
+  expect(waits).toEqual([1_000, 2_000, 3_000, 3_000]);
+  nowMs += breaker.retryInMs();
+  breaker.tryAcquire();
+  breaker.onSuccess();
+  fail(1);
+  expect(breaker.retryInMs()).toBe(1_000);
+});
+
 test("rejects a threshold below 1", () => {
   expect(() => createCircuitBreaker({ failureThreshold: 0, cooldownMs: 1 })).toThrow(RangeError);
 });

@@ -1,10 +1,18 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { deadLetterSchema, replayDeadLetters } from "../../../queues/dead-letter";
-import { ForbiddenError, InvalidJsonError, InvalidRequestError, UnauthorizedError } from "../../errors";
+import { idTextSchema } from "../../../pipelines/segment";
+import { ANONYMOUS_PREFIX } from "../../profiles/profile-store";
+import { ForbiddenError, InvalidJsonError, InvalidRequestError, PayloadTooLargeError, UnauthorizedError } from "../../errors";
 import { ADMIN_COOKIE, authorizeAdmin } from "../admin-auth";
 import { queueDashboard, DASHBOARD_PATH } from "../dashboard";
 import type { AppDeps } from "../deps";
+import { readBodyText } from "../read-json-body";
+
+export const liftRequestSchema = z.strictObject({
+  /** userIds or anonymousIds of erased customers who may come back. */
+  ids: z.array(idTextSchema).min(1).max(10_000),
+});
 
 export const replayRequestSchema = z.object({
   /** Dead-letter job ids; all dead letters when absent. */
@@ -24,6 +32,18 @@ const loginForm = (message?: string) =>
   `<h1>Lifeline admin</h1>${message ? `<p class="error" role="alert">${message}</p>` : ""}` +
   `<form method="post" action="/admin/login"><label for="key">Admin key</label>` +
   `<input id="key" name="key" type="password" autocomplete="current-password" required autofocus><button type="submit">Log in</button></form>`;
+
+/** `key` of a JSON login body; a body that is not a JSON object is a 400 naming the shape. */
+function jsonKey(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text || "{}");
+  } catch {
+    throw new InvalidJsonError('request body is not valid JSON; send {"key": "<admin key>"} or a form field `key`');
+  }
+  const key = typeof parsed === "object" && parsed !== null ? (parsed as { key?: unknown }).key : undefined;
+  return typeof key === "string" ? key : "";
+}
 
 const isSecure = (request: Request) => new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto") === "https";
 
@@ -56,11 +76,12 @@ export function adminRoutes(deps: AppDeps) {
     .post(
       "/admin/login",
       async ({ request }) => {
-        const text = await request.text();
-        if (text.length > MAX_LOGIN_BODY_BYTES) return page("Lifeline admin: log in", loginForm("request too large"), 413);
-        const key = (request.headers.get("content-type") ?? "").includes("json")
-          ? String((JSON.parse(text || "{}") as { key?: unknown }).key ?? "")
-          : (new URLSearchParams(text).get("key") ?? "");
+        const text = await readBodyText(request, MAX_LOGIN_BODY_BYTES).catch((err: unknown) => {
+          if (err instanceof PayloadTooLargeError) return undefined;
+          throw err;
+        });
+        if (text === undefined) return page("Lifeline admin: log in", loginForm("request too large"), 413);
+        const key = (request.headers.get("content-type") ?? "").includes("json") ? jsonKey(text) : (new URLSearchParams(text).get("key") ?? "");
         if (deps.keyRing.roleOf(key.trim()) !== "admin") return page("Lifeline admin: log in", loginForm("That is not an admin key."), 401);
         const cookie = [
           `${ADMIN_COOKIE}=${deps.adminSessions.issue(key.trim())}`,
@@ -119,7 +140,7 @@ export function adminRoutes(deps: AppDeps) {
       async ({ request }) => {
         admin(request);
         // No body means "all"; a body that does not parse is refused, never read as "all".
-        const text = await request.text();
+        const text = await readBodyText(request, deps.config.LIFELINE_MAX_BODY_BYTES);
         let raw: unknown = {};
         try {
           if (text.trim()) raw = JSON.parse(text);
@@ -128,7 +149,7 @@ export function adminRoutes(deps: AppDeps) {
         }
         const parsed = replayRequestSchema.safeParse(raw);
         if (!parsed.success) throw new InvalidRequestError(`ids: ${parsed.error.issues[0]?.message ?? "invalid"}`, { details: { path: "ids" } });
-        return replayDeadLetters(deps.queues["dead-letter"], replayTargets, parsed.data.ids);
+        return replayDeadLetters(deps.queues["dead-letter"], replayTargets, deps.suppression, parsed.data.ids);
       },
       {
         parse: "none",
@@ -138,6 +159,34 @@ export function adminRoutes(deps: AppDeps) {
           security: [{ bearer: [] }],
           requestBody: { required: false, content: { "application/json": { schema: z.toJSONSchema(replayRequestSchema) as Record<string, unknown>, example: { ids: ["dl-clean-42"] } } } },
           responses: { 200: { description: "replayed", content: { "application/json": { example: { replayed: 1, skipped: [] } } } } },
+        },
+      },
+    )
+    .post(
+      "/admin/suppressions/lift",
+      async ({ request }) => {
+        admin(request);
+        const text = await readBodyText(request, deps.config.LIFELINE_MAX_BODY_BYTES);
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text || "{}");
+        } catch {
+          throw new InvalidJsonError('request body is not valid JSON; send {"ids": ["<userId or anonymousId>", ...]}');
+        }
+        const parsed = liftRequestSchema.safeParse(raw);
+        if (!parsed.success) throw new InvalidRequestError(`ids: ${parsed.error.issues[0]?.message ?? "invalid"}`, { details: { path: "ids" } });
+        // An id may have been erased as a customer or as a visitor's device.
+        const lifted = await deps.suppression.lift(parsed.data.ids.flatMap((id) => [id, ANONYMOUS_PREFIX + id]));
+        return { lifted };
+      },
+      {
+        parse: "none",
+        detail: {
+          summary: "Let erased customers come back: their ids are no longer suppressed (events, identity links and replays for them are taken in again)",
+          tags: ["admin"],
+          security: [{ bearer: [] }],
+          requestBody: { content: { "application/json": { schema: z.toJSONSchema(liftRequestSchema) as Record<string, unknown>, example: { ids: ["ada"] } } } },
+          responses: { 200: { description: "how many suppressed ids were lifted", content: { "application/json": { example: { lifted: 1 } } } } },
         },
       },
     );

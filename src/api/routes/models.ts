@@ -59,7 +59,8 @@ export function modelRoutes(deps: AppDeps) {
       "/admin/refit/:jobId",
       async ({ params, request }) => {
         admin(request);
-        const job = await Job.fromId(queue, params.jobId).catch(() => undefined);
+        // Refit jobs have BullMQ's own numeric ids; anything else would be read as one of its keys.
+        const job = /^\d{1,15}$/.test(params.jobId) ? await Job.fromId(queue, params.jobId).catch(() => undefined) : undefined;
         if (!job || job.name !== inferenceJobNames.refit) throw new NotFoundError(`no refit job "${params.jobId}"`);
         const state = await job.getState();
         return {

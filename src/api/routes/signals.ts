@@ -1,8 +1,9 @@
 import { Elysia, t } from "elysia";
 import { Job, QueueEvents, type Queue } from "bullmq";
 import { z } from "zod";
-import { enqueueScores, type InferenceJob } from "../../../queues/inference.queue";
+import { enqueueScores, isScoreJobId, type InferenceJob } from "../../../queues/inference.queue";
 import { queueNames, queueOptions } from "../../../queues/names";
+import { idTextSchema } from "../../../pipelines/segment";
 import { CustomerNotFoundError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from "../../errors";
 import { createRedis } from "../../redis/connection";
 import { insightSchema } from "../../inference/insight-schema";
@@ -16,8 +17,8 @@ const asOf = z
   .optional()
   .describe("Score as of this moment, from the events before it (a bare date is the start of that day, UTC); default now");
 export const signalBodySchema = z.union([
-  z.strictObject({ customerId: z.string().min(1), asOf }),
-  z.strictObject({ customerIds: z.array(z.string().min(1)).min(1), asOf }),
+  z.strictObject({ customerId: idTextSchema, asOf }),
+  z.strictObject({ customerIds: z.array(idTextSchema).min(1), asOf }),
 ]);
 
 type Requested = { customerId: string; jobId: string };
@@ -51,15 +52,28 @@ export function signalRoutes(deps: AppDeps) {
     return events;
   };
 
+  /** Until the job finished or the deadline passed. */
+  async function settle(job: Job, deadline: number): Promise<void> {
+    const events = await queueEvents();
+    // QueueEvents can miss a completion that lands while it starts listening: look again twice a second.
+    for (let current: Job | undefined = job; current && !current.finishedOn && Date.now() < deadline; current = await Job.fromId(queue, job.id!))
+      await current.waitUntilFinished(events, Math.max(1, Math.min(500, deadline - Date.now()))).catch(() => undefined);
+  }
+
   async function outcome(jobId: string, waitMs?: number) {
+    if (!isScoreJobId(jobId)) return undefined;
     const job = await Job.fromId(queue, jobId);
     if (!job) return undefined;
-    if (waitMs && !job.finishedOn) await job.waitUntilFinished(await queueEvents(), waitMs).catch(() => undefined);
+    if (waitMs && !job.finishedOn) await settle(job, Date.now() + waitMs);
+    // The state first: a job read before it finished has no result yet, even if it finishes right after.
+    const state = await queue.getJobState(jobId);
     const fresh = (await Job.fromId(queue, jobId)) ?? job;
-    const state = await fresh.getState();
+    // An erased customer's jobs are gone for every caller, even while the erasure is still running.
+    const { customerId, erased } = fresh.data as { customerId?: string; erased?: boolean };
+    if (erased || (customerId && (await deps.suppression.erasedOf([customerId])).size)) return undefined;
     return {
       jobId,
-      customerId: (fresh.data as { customerId?: string }).customerId,
+      customerId,
       state,
       ...(state === "completed" ? { insight: fresh.returnvalue } : {}),
       ...(state === "failed" ? { error: fresh.failedReason } : {}),
