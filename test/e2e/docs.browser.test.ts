@@ -46,7 +46,7 @@ describe.skipIf(!hasChromium)("/docs in a real browser with the network blocked"
     const paths = await page.locator(".opblock-summary-path").allTextContents();
     for (const path of ["/events", "/v1/batch", "/clients/{id}", "/health"]) expect(paths.map((p) => p.replace(/\u200b/g, "").trim())).toContain(path);
     // The UI's stylesheet applied (not a bare page of unstyled text).
-    expect(await page.locator(".swagger-ui").first().evaluate((el) => getComputedStyle(el).fontFamily)).toContain("sans-serif");
+    expect(await page.locator(".swagger-ui").first().evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { fontFamily: string } }).getComputedStyle(el).fontFamily)).toContain("sans-serif");
     expect(blocked).toEqual([]);
     await context.close();
   }, 60_000);
