@@ -1,15 +1,28 @@
 // `bun run worker`: workers alone, to scale out on more machines against the same Redis.
 import { loadConfig } from "../src/config";
 import { createLogger } from "../src/log/logger";
-import { startWorkers } from "./worker-runtime";
+import { runProcess } from "../src/process/fatal";
+import { onStopSignals, watchSupervisor, withTimeout } from "../src/process/supervisor";
+import { startWorkers, type WorkerRuntime } from "./worker-runtime";
 
-const config = loadConfig();
-const log = createLogger(config).child({ process: "worker", pid: process.pid });
-const runtime = await startWorkers(config, log);
+runProcess("worker", async () => {
+  const config = loadConfig();
+  const log = createLogger(config).child({ process: "worker" });
+  let runtime: WorkerRuntime | undefined;
 
-for (const signal of ["SIGTERM", "SIGINT"] as const)
-  process.once(signal, async () => {
-    log.info({ signal }, "stopping workers: finishing jobs in flight");
-    await runtime.stop();
+  const stop = async (why: string) => {
+    // Stopped while starting: nothing is in flight yet.
+    if (!runtime) process.exit(0);
+    log.info({ why }, "stopping workers: finishing jobs in flight");
+    // Jobs still running then are retried by another worker (BullMQ's stalled-job check).
+    if ((await withTimeout(runtime.stop(), config.LIFELINE_STOP_TIMEOUT_MS)) === "timeout")
+      log.warn({ timeoutMs: config.LIFELINE_STOP_TIMEOUT_MS }, "jobs still in flight after LIFELINE_STOP_TIMEOUT_MS; exiting, they will be retried");
     process.exit(0);
-  });
+  };
+  onStopSignals((signal) => void stop(signal));
+  watchSupervisor(config.LIFELINE_SUPERVISOR_PID, () => void stop("the process that started it is gone"));
+
+  runtime = await startWorkers(config, log);
+  // Tells `npm start` (over IPC, when it started this process) that start-up is over.
+  process.send?.({ type: "ready" });
+});

@@ -1,5 +1,8 @@
 import { loadConfig, type Config } from "../config";
+import { StartupError } from "../errors/startup-error";
 import { createLogger, type Logger } from "../log/logger";
+import { runProcess } from "../process/fatal";
+import { onStopSignals, watchSupervisor, withTimeout } from "../process/supervisor";
 import { waitUntilReady } from "../redis/connection";
 import { createApp } from "./app";
 import { buildAppDeps } from "./build-deps";
@@ -7,11 +10,31 @@ import { closeQueues } from "../../queues/open-queues";
 
 export type RunningApi = { port: number; stop(): Promise<void> };
 
-/** Starts the HTTP API; resolves once it listens. */
+/** Starts the HTTP API; resolves once it listens. A taken port is refused unless LIFELINE_REUSE_PORT is on. */
 export async function startApi(config: Config, log: Logger): Promise<RunningApi> {
   const deps = buildAppDeps(config, log);
-  await waitUntilReady(deps.redis, 30_000);
-  const app = createApp(deps).listen({ port: config.PORT, hostname: config.HOST, maxRequestBodySize: config.LIFELINE_MAX_BODY_BYTES * 4 });
+  const close = async () => {
+    await deps.semantic.close();
+    await closeQueues(deps.queues);
+    deps.redis.disconnect();
+  };
+  let app: ReturnType<typeof createApp>;
+  try {
+    await waitUntilReady(deps.redis, config.LIFELINE_REDIS_STARTUP_WAIT_MS);
+    app = createApp(deps).listen({
+      port: config.PORT,
+      hostname: config.HOST,
+      reusePort: config.LIFELINE_REUSE_PORT,
+      maxRequestBodySize: config.LIFELINE_MAX_BODY_BYTES * 4,
+    });
+  } catch (err) {
+    await close();
+    if ((err as { code?: string }).code === "EADDRINUSE")
+      throw new StartupError(
+        `port ${config.PORT} on ${config.HOST} is already in use (another Lifeline or another program): stop it, set PORT to a free port, or set LIFELINE_REUSE_PORT=true to share the port on purpose`,
+      );
+    throw err;
+  }
   const port = app.server!.port!;
   log.info({ port }, "api listening");
   // Warm the memory in the background so the first memory request does not wait for the model.
@@ -19,22 +42,23 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   return {
     port,
     async stop() {
+      // Requests in flight are answered first (Bun's graceful stop).
       await app.stop();
-      await deps.semantic.close();
-      await closeQueues(deps.queues);
-      deps.redis.disconnect();
+      await close();
     },
   };
 }
 
-if (import.meta.main) {
-  const config = loadConfig();
-  const log = createLogger(config).child({ process: "api" });
-  const api = await startApi(config, log);
-  for (const signal of ["SIGTERM", "SIGINT"] as const)
-    process.once(signal, async () => {
-      log.info({ signal }, "stopping api");
-      await api.stop();
+if (import.meta.main)
+  runProcess("api", async () => {
+    const config = loadConfig();
+    const log = createLogger(config).child({ process: "api" });
+    const api = await startApi(config, log);
+    const stop = async (why: string) => {
+      log.info({ why }, "stopping api");
+      if ((await withTimeout(api.stop(), config.LIFELINE_STOP_TIMEOUT_MS)) === "timeout") log.warn("requests still open after LIFELINE_STOP_TIMEOUT_MS; exiting");
       process.exit(0);
-    });
-}
+    };
+    onStopSignals((signal) => void stop(signal));
+    watchSupervisor(config.LIFELINE_SUPERVISOR_PID, () => void stop("the process that started it is gone"));
+  });

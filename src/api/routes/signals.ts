@@ -4,7 +4,7 @@ import { z } from "zod";
 import { enqueueScores, type InferenceJob } from "../../../queues/inference.queue";
 import { queueNames, queueOptions } from "../../../queues/names";
 import { CustomerNotFoundError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from "../../errors";
-import { createRedis } from "../../redis/connection";
+import { bullmqErrorListener, createRedis } from "../../redis/connection";
 import { authorize } from "../auth";
 import type { AppDeps } from "../deps";
 
@@ -22,7 +22,8 @@ export function signalRoutes(deps: AppDeps) {
   // Waiting needs a blocking reader of its own, opened on the first ?wait=true.
   const queueEvents = async () => {
     if (!events) {
-      events = new QueueEvents(queueNames.inference, { ...queueOptions(config, queueNames.inference, createRedis(config, "worker")) });
+      events = new QueueEvents(queueNames.inference, { ...queueOptions(config, queueNames.inference, createRedis(config, "worker", deps.log)) });
+      events.on("error", bullmqErrorListener(deps.log, "inference queue events"));
       await events.waitUntilReady();
     }
     return events;
