@@ -199,9 +199,6 @@ async function checkApiPort() {
     fail(`port ${port} (PORT) on ${host} is already in use (another Lifeline or another program): stop it, set PORT to a free port, or set LIFELINE_REUSE_PORT=true to share the port on purpose`);
 }
 
-const exitOf = (child, ms) =>
-  child.exitCode !== null || child.signalCode !== null ? Promise.resolve(true) : Promise.race([new Promise((r) => child.once("exit", () => r(true))), sleep(ms).then(() => false)]);
-
 /**
  * `npm start`: Redis (its own, unless REDIS_URL is set), then `src/main.ts` (the API and the
  * workers). Ctrl-C or SIGTERM to any of the processes, or npm itself going away, stop them all:
@@ -222,16 +219,19 @@ async function start() {
   Object.assign(env, ensureKeys(dataDir));
 
   let stopping = false;
-  const main = spawn(bun, ["src/main.ts"], { stdio: "inherit", cwd: root, env: { ...env, LIFELINE_SUPERVISOR_PID: String(process.pid) } });
+  // The API and its workers in a process group of their own: this process stops them (Ctrl-C
+  // reaches it alone), and knows when the last of them has gone before it stops Redis.
+  const main = spawn(bun, ["src/main.ts"], { stdio: "inherit", cwd: root, env: { ...env, LIFELINE_SUPERVISOR_PID: String(process.pid) }, detached: true });
+  const groupAlive = () => isAlive(-main.pid);
   const stopTimeoutMs = Number(process.env.LIFELINE_STOP_TIMEOUT_MS) || 10_000;
   const stopAll = async (code, why) => {
     if (stopping) return;
     stopping = true;
     if (why) say(why);
-    if (main.exitCode === null && main.signalCode === null) {
-      main.kill("SIGTERM");
-      if (!(await exitOf(main, stopTimeoutMs + 5_000))) main.kill("SIGKILL");
-    }
+    if (main.exitCode === null && main.signalCode === null) main.kill("SIGTERM");
+    // Workers of a main that was killed stop by themselves (they watch it): wait for them too.
+    for (let waited = 0; groupAlive() && waited < stopTimeoutMs + 5_000; waited += 100) await sleep(100);
+    if (groupAlive()) process.kill(-main.pid, "SIGKILL");
     if (redis?.pid && isAlive(redis.pid)) {
       say("stopping redis-server");
       process.kill(redis.pid, "SIGTERM");
