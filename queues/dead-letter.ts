@@ -34,14 +34,18 @@ export async function recordDeadLetter(deadLetters: Queue, queue: string, job: J
   await deadLetters.add(`${queue}/${job.name}`, letter, { jobId: jobIdFor(`dl-${queue}-${job.id ?? crypto.randomUUID()}`) });
 }
 
-export type ReplayResult = { replayed: number; skipped: { id: string; reason: string }[] };
+/** `unknown`: ids asked for that are no dead letter (never were, or already replayed). */
+export type ReplayResult = { replayed: number; skipped: { id: string; reason: string }[]; unknown: string[] };
 
 /** Puts dead letters back on their queues as new jobs, then removes them. */
 export async function replayDeadLetters(deadLetters: Queue, queues: Record<string, Queue>, ids?: string[]): Promise<ReplayResult> {
-  const jobs = ids
-    ? (await Promise.all(ids.map((id) => deadLetters.getJob(id)))).filter((j): j is Job => Boolean(j))
-    : await deadLetters.getJobs(["waiting", "delayed", "paused", "prioritized"], 0, -1);
-  const result: ReplayResult = { replayed: 0, skipped: [] };
+  const result: ReplayResult = { replayed: 0, skipped: [], unknown: [] };
+  let jobs: Job[];
+  if (ids) {
+    const found = await Promise.all(ids.map((id) => deadLetters.getJob(id)));
+    jobs = found.filter((j): j is Job => Boolean(j));
+    result.unknown = ids.filter((_, i) => !found[i]);
+  } else jobs = await deadLetters.getJobs(["waiting", "delayed", "paused", "prioritized"], 0, -1);
   for (const job of jobs) {
     const parsed = deadLetterSchema.safeParse(job.data);
     const target = parsed.success ? queues[parsed.data.queue] : undefined;

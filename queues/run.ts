@@ -1,9 +1,15 @@
 // `bun run worker`: workers alone, to scale out on more machines against the same Redis.
 import { loadConfig } from "../src/config";
 import { createLogger } from "../src/log/logger";
+import { parseCli } from "../src/process/cli";
 import { runProcess } from "../src/process/fatal";
 import { onStopSignals, watchSupervisor, withTimeout } from "../src/process/supervisor";
 import { startWorkers, type WorkerRuntime } from "./worker-runtime";
+
+parseCli({
+  command: "bun run worker",
+  description: "Worker processes alone (stream bridge, clean, embed and inference workers), to scale out against the same Redis; settings from the environment.",
+});
 
 runProcess("worker", async () => {
   const config = loadConfig();

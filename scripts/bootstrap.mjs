@@ -301,10 +301,21 @@ function test() {
   runChild(bun, ["test", "--timeout", "120000", ...process.argv.slice(3)], process.env, (code) => process.exit(code));
 }
 
-const command = process.argv[2];
-if (command === "start") await start();
+const START_USAGE = `Usage: npm start
+
+Installs what is missing (npm ci, redis-server), starts Lifeline's own redis-server (AOF on) in the
+data folder unless REDIS_URL is set, creates one key per role the first time, then the API and
+LIFELINE_WORKER_PROCESSES workers. Ctrl-C stops everything. Settings come from the environment:
+  PORT, HOST                  API listener (8080, 0.0.0.0); a taken port is refused unless LIFELINE_REUSE_PORT=true
+  LIFELINE_DATA_DIR           data folder (./data): Redis files, keys.json, instance.json (what CLIs read), memory
+  LIFELINE_LOCAL_REDIS_PORT   port of Lifeline's own redis-server (${DEFAULT_LOCAL_REDIS_PORT}; never another Redis's)
+  REDIS_URL                   use this Redis instead of starting one
+See README.md (Configuration) for the rest.
+`;
+
+const [command, ...rest] = process.argv.slice(2);
+if (command === "start" && (rest.includes("--help") || rest.includes("-h"))) process.stdout.write(START_USAGE);
+else if (command === "start" && rest.length) fail(`npm start: unknown argument ${rest[0]} (see npm start -- --help)`, 2);
+else if (command === "start") await start();
 else if (command === "test") test();
-else {
-  say("usage: node scripts/bootstrap.mjs start|test");
-  process.exit(2);
-}
+else fail("usage: node scripts/bootstrap.mjs start|test", 2);

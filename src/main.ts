@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { loadConfig } from "./config";
 import { startApi } from "./api/server";
 import { createLogger, type Logger } from "./log/logger";
+import { parseCli } from "./process/cli";
 import { runProcess } from "./process/fatal";
 import { localApiUrl, removeInstance, schemaSettings, writeInstance } from "./process/instance-file";
 import { onStopSignals, watchSupervisor, withTimeout } from "./process/supervisor";
@@ -48,6 +49,8 @@ async function stopWorkers(workers: Supervised[], timeoutMs: number, log: Logger
   for (const w of workers) w.current().kill("SIGKILL");
   }
 }
+
+parseCli({ command: "bun src/main.ts", description: "The API and LIFELINE_WORKER_PROCESSES worker processes (what `npm start` runs after starting Redis)." });
 
 runProcess("lifeline", async () => {
   const config = loadConfig();

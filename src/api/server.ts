@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from "../config";
 import { StartupError } from "../errors/startup-error";
 import { createLogger, type Logger } from "../log/logger";
+import { parseCli } from "../process/cli";
 import { runProcess } from "../process/fatal";
 import { onStopSignals, watchSupervisor, withTimeout } from "../process/supervisor";
 import { waitUntilReady } from "../redis/connection";
@@ -49,7 +50,8 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
   };
 }
 
-if (import.meta.main)
+if (import.meta.main) {
+  parseCli({ command: "bun run api", description: "The HTTP API alone (no workers), with the settings of the environment (see README, Configuration)." });
   runProcess("api", async () => {
     const config = loadConfig();
     const log = createLogger(config).child({ process: "api" });
@@ -62,3 +64,4 @@ if (import.meta.main)
     onStopSignals((signal) => void stop(signal));
     watchSupervisor(config.LIFELINE_SUPERVISOR_PID, () => void stop("the process that started it is gone"));
   });
+}

@@ -1,3 +1,4 @@
+import { StartupError } from "../errors/startup-error";
 import type { Config } from "../config/schema";
 import type { Embedder } from "./embedder";
 import { createLocalEmbedder, DEFAULT_LOCAL_VOCAB_SIZE } from "./local-model";
@@ -28,8 +29,15 @@ const knownDimensions: Record<string, number> = {
 const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
 export async function createEmbedder(config: Config, opts: EmbedderSettings = {}): Promise<Embedder> {
-  if (config.EMBEDDINGS_PROVIDER === "local")
-    return createLocalEmbedder({ dataDir: config.LIFELINE_MODEL_CACHE_DIR ?? config.LIFELINE_DATA_DIR, vocabSize: opts.localVocabSize ?? config.LIFELINE_LOCAL_VOCAB_SIZE ?? DEFAULT_LOCAL_VOCAB_SIZE });
+  if (config.EMBEDDINGS_PROVIDER === "local") {
+    const dataDir = config.LIFELINE_MODEL_CACHE_DIR ?? config.LIFELINE_DATA_DIR;
+    try {
+      return await createLocalEmbedder({ dataDir, vocabSize: opts.localVocabSize ?? config.LIFELINE_LOCAL_VOCAB_SIZE ?? DEFAULT_LOCAL_VOCAB_SIZE });
+    } catch (err) {
+      const setting = config.LIFELINE_MODEL_CACHE_DIR ? "LIFELINE_MODEL_CACHE_DIR" : "LIFELINE_DATA_DIR";
+      throw new StartupError(`the local embedding model cannot be cached in ${dataDir} (${setting}): ${(err as Error).message}; point ${setting} at a writable folder`, { cause: err });
+    }
+  }
   const model = config.LIFELINE_EMBEDDING_MODEL;
   const dimensions = opts.dimensions ?? config.LIFELINE_EMBEDDING_DIMENSIONS ?? knownDimensions[model];
   if (dimensions === undefined)

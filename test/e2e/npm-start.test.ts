@@ -134,3 +134,15 @@ describe("start-up failures stop npm start with one clear sentence", () => {
     expect(out).not.toMatch(/^\s+at /m);
   }, 60_000);
 });
+
+test("a worker that cannot start stops npm start with its message instead of being restarted", async () => {
+  // Only the worker needs the model cache at start-up; the API opens its memory lazily.
+  const s = await startNpm({ LIFELINE_MODEL_CACHE_DIR: "/dev/null/models" });
+  started.push(s);
+  expect(await s.proc.exited).not.toBe(0);
+  const out = s.output();
+  expect(out).toContain("worker: the local embedding model cannot be cached in /dev/null/models (LIFELINE_MODEL_CACHE_DIR)");
+  expect(out).toContain("worker process 0 could not start (exit code 1)");
+  expect(out.match(/worker: the local embedding model/g)?.length).toBe(1);
+  expect(out).toContain("[lifeline] stopping redis-server");
+}, 90_000);
