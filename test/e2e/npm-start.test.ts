@@ -2,7 +2,8 @@
 // worker), real signals sent to them and to their process group, real ports.
 import { afterEach, describe, expect, test } from "bun:test";
 import { startRedis, freePort } from "../support/redis-server";
-import { allGone, alive, hasInstance, startNpm, type NpmStart } from "../support/npm-start";
+import { waitFor } from "../support/wait-for";
+import { allGone, alive, hasInstance, REPO, startNpm, type NpmStart } from "../support/npm-start";
 
 const started: NpmStart[] = [];
 afterEach(() => {
@@ -146,3 +147,31 @@ test("a worker that cannot start stops npm start with its message instead of bei
   expect(out.match(/worker: the local embedding model/g)?.length).toBe(1);
   expect(out).toContain("[lifeline] stopping redis-server");
 }, 90_000);
+
+describe("CLIs find the instance npm start runs", () => {
+  test("import and replay-dead-letters use its API URL, Redis and keys from the data folder, with no flags or settings", async () => {
+    const { s } = await running();
+    const cli = (args: string[]) =>
+      Bun.spawnSync([process.execPath, ...args, "--data-dir", s.dataDir], {
+        cwd: REPO,
+        // A fresh shell: no PORT, REDIS_URL or keys; only the data folder says where Lifeline runs.
+        env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp" },
+      });
+    const imported = cli(["scripts/import.ts", "test/fixtures/import/shop-orders.csv", "--mapping", "test/fixtures/import/shop.mapping.json", "--no-progress"]);
+    expect(imported.stderr.toString()).toBe("");
+    const summary = JSON.parse(imported.stdout.toString());
+    expect(summary).toMatchObject({ events: 2, accepted: 2, rejected: 3 });
+    const listed = cli(["scripts/replay-dead-letters.ts", "--list"]);
+    expect(listed.exitCode).toBe(0);
+    expect(listed.stdout.toString()).toContain("0 dead letter(s)");
+    const unknown = cli(["scripts/replay-dead-letters.ts", "dl-nope"]);
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.stderr.toString()).toContain("dl-nope: unknown");
+    // The order imported through the discovered API reaches the customer's profile.
+    const profile = await waitFor(async () => {
+      const res = await fetch(`${s.url}/clients/c-42`, { headers: { authorization: `Bearer ${s.keys().read}` } });
+      return res.status === 200 ? ((await res.json()) as { profile: { orders: number } }).profile : undefined;
+    }, 30_000, "the imported customer's profile");
+    expect(profile.orders).toBe(1);
+  }, 150_000);
+});
