@@ -1,10 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import type { Browser } from "playwright-core";
 import { startApi, type RunningApi } from "../../src/api/server";
 import { createLogger } from "../../src/log/logger";
 import { hasChromium, launchChromium, CHROMIUM } from "../support/browser";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { testConfig } from "../support/test-config";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 if (!hasChromium) console.warn(`SKIPPED docs browser test: ${CHROMIUM} is missing; install it with \`apt-get install -y chromium\``);
 

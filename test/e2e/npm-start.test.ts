@@ -1,9 +1,12 @@
 // `npm start` as a user runs it: real processes (npm, bootstrap, redis-server, the API and a
 // worker), real signals sent to them and to their process group, real ports.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { startRedis, freePort } from "../support/redis-server";
 import { waitFor } from "../support/wait-for";
 import { allGone, alive, hasInstance, REPO, startNpm, type NpmStart } from "../support/npm-start";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 const started: NpmStart[] = [];
 afterEach(() => {

@@ -1,6 +1,6 @@
 // Every command a user can run answers --help with its usage and does nothing else; unknown
 // options are refused; replay-dead-letters reports unknown ids and finds an instance by its data folder.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,9 @@ import { writeInstance } from "../../src/process/instance-file";
 import { createRedis, type RedisClient } from "../../src/redis/connection";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { testConfig, testEnv } from "../support/test-config";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 const REPO = join(import.meta.dir, "..", "..");
 const COMMANDS = [

@@ -1,9 +1,12 @@
-import { afterEach, beforeEach } from "bun:test";
+import { afterEach, beforeEach, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openEmbeddedStore } from "../../src/memory/embedded-store";
 import { CONTRACT_META, memoryStoreContract } from "./memory-store.contract";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 let dataDir = "";
 beforeEach(() => {

@@ -1,5 +1,5 @@
 import { sharedDataDir } from "../../scripts/lib/shared-data";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,9 @@ import { ingestHarness } from "../support/ingest-harness";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { TEST_KEYS, testConfig } from "../support/test-config";
 import { waitFor } from "../support/wait-for";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 const DATA = sharedDataDir();
 let redis: TestRedis;

@@ -1,7 +1,10 @@
-import { afterEach, beforeEach, test } from "bun:test";
+import { afterEach, beforeEach, test, setDefaultTimeout } from "bun:test";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import { openQdrantStore } from "../../src/memory/qdrant-store";
 import { CONTRACT_META, memoryStoreContract } from "./memory-store.contract";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 const url = Bun.env.QDRANT_URL;
 const apiKey = Bun.env.QDRANT_API_KEY;

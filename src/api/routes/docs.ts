@@ -30,7 +30,8 @@ const resultSchema = {
       type: "array",
       items: {
         type: "object",
-        properties: { index: { type: "integer" }, messageId: { type: "string" }, errors: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } } },
+        required: ["index", "messageId", "errors"],
+        properties: { index: { type: "integer" }, messageId: { type: ["string", "null"], description: "the event's own; null when it carried none" }, errors: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } } },
       },
     },
   },
