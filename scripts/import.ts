@@ -59,7 +59,12 @@ const main = defineCommand({
     key: { type: "string", description: "write key (default: LIFELINE_WRITE_KEY, LIFELINE_WRITE_KEYS, the running instance's, or <data dir>/keys.json)" },
     "data-dir": { type: "string", description: "data folder of the instance (default: LIFELINE_DATA_DIR or ./data of this checkout)" },
     checkpoint: { type: "string", description: "checkpoint file (default: <data dir>/import/<mapping>-<input hash>.checkpoint.json)" },
-    rejects: { type: "string", description: "reject file, JSON lines {file, line, reason, row} (default: <data dir>/import/<mapping>.rejects.jsonl)" },
+    rejects: {
+      type: "string",
+      description: "reject file, JSON lines {file, line, reason, row} (default: a new one per input and run, <data dir>/import/<mapping>-<input hash>/<time>.rejects.jsonl)",
+    },
+    omitted: { type: "string", description: "file of good lines left out by a size limit (default: beside the reject file, .omitted.jsonl)" },
+    "group-memory-mb": { type: "string", default: "64", description: "grouped mappings: MB of input grouped in memory; a larger input is grouped through temporary bucket files" },
     fresh: { type: "boolean", default: false, description: "ignore and delete an existing checkpoint (events already sent become duplicates)" },
     concurrency: { type: "string", default: "4", description: "requests in flight" },
     "batch-size": { type: "string", default: "500", description: "events per request (bodies are also kept under 450 KB)" },
@@ -84,10 +89,13 @@ const main = defineCommand({
 
     const inputHash = createHash("sha256").update(resolve(input)).digest("hex").slice(0, 8);
     const checkpointPath = args.checkpoint ?? join(dataDir, "import", `${mapping.name}-${inputHash}.checkpoint.json`);
-    const rejectsPath = args.rejects ?? join(dataDir, "import", `${mapping.name}.rejects.jsonl`);
+    // Every run keeps its own reject and omitted files: the next import overwrites nothing.
+    const runStamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const rejectsPath = args.rejects ?? join(dataDir, "import", `${mapping.name}-${inputHash}`, `${runStamp}${args["dry-run"] ? "-dry-run" : ""}.rejects.jsonl`);
+    const omittedPath = args.omitted ?? rejectsPath.replace(/(\.rejects)?(\.jsonl)?$/, ".omitted.jsonl");
     if (args.fresh) rmSync(checkpointPath, { force: true });
-    // A run that starts from scratch starts a new reject file; a resumed run adds to it.
-    if (args["dry-run"] || !existsSync(checkpointPath)) rmSync(rejectsPath, { force: true });
+    // A reject file named with --rejects is yours: a run from scratch starts it anew, a resumed run adds to it.
+    if (args.rejects && (args["dry-run"] || !existsSync(checkpointPath))) for (const path of [rejectsPath, omittedPath]) rmSync(path, { force: true });
 
     const maxLag = positiveInt("--max-lag", args["max-lag"]);
     const api = args["dry-run"] ? undefined : createApiClient({ url: apiUrl(target, args.url), key: resolveKey(target, args.key) });
@@ -109,6 +117,8 @@ const main = defineCommand({
         api,
         checkpointPath,
         rejectsPath,
+        omittedPath,
+        groupMemoryBytes: positiveInt("--group-memory-mb", args["group-memory-mb"], 64)! * 1024 * 1024,
         concurrency: positiveInt("--concurrency", args.concurrency, 4),
         batchSize: Math.min(positiveInt("--batch-size", args["batch-size"], 500)!, 2_500),
         limit: positiveInt("--limit", args.limit),
@@ -120,7 +130,7 @@ const main = defineCommand({
         signal: abort.signal,
         onEvent: args["dry-run"] ? (e, file, line) => void (samples++ < 3 && process.stderr.write(`sample ${file}:${line} ${JSON.stringify(e)}\n`)) : undefined,
       });
-      process.stdout.write(`${JSON.stringify({ mapping: mapping.name, files: files.length, checkpoint: args["dry-run"] ? null : checkpointPath, rejects: rejectsPath, ...summary })}\n`);
+      process.stdout.write(`${JSON.stringify({ mapping: mapping.name, files: files.length, checkpoint: args["dry-run"] ? null : checkpointPath, rejects: rejectsPath, omittedLines: omittedPath, ...summary })}\n`);
       if (abort.signal.aborted) process.exitCode = 130;
     } finally {
       lag?.close();

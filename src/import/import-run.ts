@@ -252,7 +252,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
     const buckets = cp.groups?.buckets ?? bucketsFor(totalBytes, opts.groupMemoryBytes ?? 64 * 1024 * 1024);
     const from = cp.groups?.units ?? 0;
     let done = from;
-    const units = groupedUnits({ files: opts.files, mapping, buckets, onBytes: (n) => progress.bytesRead(n), onFiltered: () => stats.filtered++ });
+    const units = groupedUnits({ files: opts.files, mapping, buckets, onBytes: (n) => progress.bytesRead(n), onFiltered: () => (stats.filtered++, stats.rows++) });
     for await (const unit of units) {
       if (unit.seq < from) continue;
       if (stopped()) {

@@ -9,7 +9,8 @@ import { createApiClient } from "../../src/import/api-client";
 import { builtinMappings } from "../../src/import/builtin-mappings";
 import { runImport, type ImportOptions } from "../../src/import/import-run";
 import { httpLagProbe } from "../../src/import/lag-probe";
-import { loadMappingFile, type Mapping } from "../../src/import/mapping";
+import { compileMapping, loadMappingFile, mappingFileSchema, type Mapping } from "../../src/import/mapping";
+import { importMessageId } from "../../src/import/message-id";
 import { listInputFiles } from "../../src/import/read-rows";
 import { createLogger } from "../../src/log/logger";
 import { startWorkers, type WorkerRuntime } from "../../queues/worker-runtime";
@@ -257,4 +258,67 @@ describe("back-pressure and retries", () => {
       fake.stop(true);
     }
   }, 20_000);
+});
+
+describe("grouped files in any order", () => {
+  /** Online Retail lines of a few days, shuffled (seeded): invoices' lines scattered over the file. */
+  function shuffledReceipts(days: string[]): { path: string; lines: number } {
+    const body = days.flatMap((d) => readFileSync(`${DATA}/online-retail/by-day/${d}.csv`, "utf8").trim().split("\n").slice(1));
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = body.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [body[i], body[j]] = [body[j]!, body[i]!];
+    }
+    const path = join(dir, "shuffled-receipts.csv");
+    writeFileSync(path, `InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n${body.join("\n")}\n`);
+    return { path, lines: body.length };
+  }
+
+  const receipts = compileMapping(
+    mappingFileSchema.parse({
+      name: "shuffled-receipts",
+      format: "csv",
+      event: "Order Completed",
+      userId: "CustomerID",
+      timestamp: { column: "InvoiceDate", format: "datetime", timezone: "Europe/London" },
+      properties: { order_id: "InvoiceNo", currency: { value: "GBP" } },
+      filter: [{ column: "Quantity", op: ">", value: 0 }],
+      group: {
+        by: "InvoiceNo",
+        items: { product_id: "StockCode", name: "Description", price: { column: "UnitPrice", type: "number", required: true }, quantity: { column: "Quantity", type: "integer", required: true } },
+      },
+    }),
+  );
+
+  test("a shuffled receipt file: one event per invoice, no line lost: items + rejected + omitted + filtered = lines", async () => {
+    const { path, lines } = shuffledReceipts(["2010-12-01", "2010-12-02", "2010-12-03", "2010-12-05", "2010-12-06"]);
+    const rejectsPath = join(dir, "shuffled.rejects.jsonl");
+    const s = await run(receipts, path, { rejectsPath });
+    const invoices = new Map<string, number>();
+    for (const line of readFileSync(path, "utf8").trim().split("\n").slice(1)) {
+      const [invoice, , , quantity, , , customer] = line.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((f) => f.replace(/,$/, ""));
+      if (Number(quantity) > 0 && customer) invoices.set(invoice!, (invoices.get(invoice!) ?? 0) + 1);
+    }
+    expect(lines).toBeGreaterThan(10_000);
+    expect(s.rows).toBe(lines);
+    expect(s.events).toBe(invoices.size);
+    expect(s.accepted).toBe(invoices.size);
+    expect(s.duplicates).toBe(0);
+    // Every kept line is an item of its invoice's one event, or in the reject or omitted file.
+    const stored = await storedByMessageId();
+    const ours = [...invoices.keys()].map((invoice) => {
+      const copies = stored.get(importMessageId("shuffled-receipts", path, `group\u0000${invoice}`)) ?? [];
+      expect(copies.length).toBe(1);
+      return copies[0];
+    });
+    const items = ours.reduce((n, e) => n + e.properties.products.length, 0);
+    expect(items + s.rejected + s.omitted + s.filtered).toBe(lines);
+    for (const e of ours) expect(e.properties.products.length + (e.properties.products_omitted ?? 0)).toBe(invoices.get(e.properties.order_id));
+    expect(readRejects(rejectsPath).length).toBe(s.rejected);
+
+    // Grouped through bucket files (a memory budget far below the file): the same events.
+    const again = await run(receipts, path, { groupMemoryBytes: 64 * 1024 });
+    expect(again).toMatchObject({ events: invoices.size, accepted: 0, duplicates: invoices.size, rejected: s.rejected, filtered: s.filtered });
+  }, 120_000);
 });
