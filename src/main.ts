@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { loadConfig } from "./config";
 import { startApi } from "./api/server";
 import { createLogger, type Logger } from "./log/logger";
+import { checkMemoryServer } from "./memory/create-memory-store";
 import { parseCli } from "./process/cli";
 import { runProcess } from "./process/fatal";
 import { localApiUrl, removeInstance, schemaSettings, writeInstance } from "./process/instance-file";
@@ -18,23 +19,23 @@ function superviseWorker(index: number, log: Logger, isStopping: () => boolean, 
   let proc: Subprocess;
   let crashes = 0;
   const launch = () => {
-  let isReady = false;
-  proc = Bun.spawn([process.execPath, join(import.meta.dir, "..", "queues", "run.ts")], {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, LIFELINE_SUPERVISOR_PID: String(process.pid) },
-    ipc(message) {
-      if ((message as { type?: string })?.type === "ready") isReady = true;
-    },
-  });
-  proc.exited.then(() => {
-    if (isStopping()) return;
-    const code = proc.exitCode;
-    if (!isReady && code !== 0) return stopAll(`worker process ${index} could not start (exit code ${code ?? proc.signalCode}); see its message above`, code || 1);
-    if (code === 0) return stopAll(`worker process ${index} was stopped`, 0);
-    const delayMs = Math.min(1_000 * 2 ** crashes++, 30_000);
-    log.error({ worker: index, code, signal: proc.signalCode, delayMs }, "worker process died; restarting it");
-    setTimeout(() => isStopping() || launch(), delayMs);
-  });
+    let isReady = false;
+    proc = Bun.spawn([process.execPath, join(import.meta.dir, "..", "queues", "run.ts")], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, LIFELINE_SUPERVISOR_PID: String(process.pid) },
+      ipc(message) {
+        if ((message as { type?: string })?.type === "ready") isReady = true;
+      },
+    });
+    proc.exited.then(() => {
+      if (isStopping()) return;
+      const code = proc.exitCode;
+      if (!isReady && code !== 0) return stopAll(`worker process ${index} could not start (exit code ${code ?? proc.signalCode}); see its message above`, code || 1);
+      if (code === 0) return stopAll(`worker process ${index} was stopped`, 0);
+      const delayMs = Math.min(1_000 * 2 ** crashes++, 30_000);
+      log.error({ worker: index, code, signal: proc.signalCode, delayMs }, "worker process died; restarting it");
+      setTimeout(() => isStopping() || launch(), delayMs);
+    });
   };
   launch();
   return { current: () => proc };
@@ -45,8 +46,8 @@ async function stopWorkers(workers: Supervised[], timeoutMs: number, log: Logger
   const exited = Promise.all(workers.map((w) => w.current().exited));
   // Each worker bounds its own stop by LIFELINE_STOP_TIMEOUT_MS; this is the backstop.
   if ((await withTimeout(exited, timeoutMs + 2_000)) === "timeout") {
-  log.warn("a worker process did not stop in time; killing it");
-  for (const w of workers) w.current().kill("SIGKILL");
+    log.warn("a worker process did not stop in time; killing it");
+    for (const w of workers) w.current().kill("SIGKILL");
   }
 }
 
@@ -56,6 +57,8 @@ runProcess("lifeline", async () => {
   const config = loadConfig();
   const log = createLogger(config);
   const dataDir = resolve(config.LIFELINE_DATA_DIR);
+  // Before any worker starts: a memory server Lifeline cannot keep correct stops everything.
+  await checkMemoryServer(config);
   const api = await startApi(config, log.child({ process: "api" }));
   let stopping = false;
   const stopAll = async (why: string, code: number) => {

@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from "../config";
 import { StartupError } from "../errors/startup-error";
 import { createLogger, type Logger } from "../log/logger";
+import { checkMemoryServer } from "../memory/create-memory-store";
 import { parseCli } from "../process/cli";
 import { runProcess } from "../process/fatal";
 import { onStopSignals, watchSupervisor, withTimeout } from "../process/supervisor";
@@ -55,6 +56,7 @@ if (import.meta.main) {
   runProcess("api", async () => {
     const config = loadConfig();
     const log = createLogger(config).child({ process: "api" });
+    await checkMemoryServer(config);
     const api = await startApi(config, log);
     const stop = async (why: string) => {
       log.info({ why }, "stopping api");

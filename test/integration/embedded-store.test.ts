@@ -2,7 +2,7 @@ import { afterEach, beforeEach, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openEmbeddedStore } from "../../src/memory/embedded-store";
+import { EmbeddedStore, openEmbeddedStore } from "../../src/memory/embedded-store";
 import { CONTRACT_META, memoryStoreContract } from "./memory-store.contract";
 
 // Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
@@ -16,4 +16,6 @@ afterEach(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-memoryStoreContract("embedded", (meta = CONTRACT_META) => openEmbeddedStore({ dataDir, ...meta }));
+memoryStoreContract("embedded", (meta = CONTRACT_META) => openEmbeddedStore({ dataDir, ...meta }), {
+  customerVector: (store, customerId) => (store as EmbeddedStore).customerVector(customerId),
+});

@@ -5,15 +5,38 @@ import { enqueueScores, type InferenceJob } from "../../../queues/inference.queu
 import { queueNames, queueOptions } from "../../../queues/names";
 import { CustomerNotFoundError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from "../../errors";
 import { bullmqErrorListener, createRedis } from "../../redis/connection";
+import { insightSchema } from "../../inference/insight-schema";
 import { authorize } from "../auth";
 import type { AppDeps } from "../deps";
 
-const signalBodySchema = z.union([
-  z.strictObject({ customerId: z.string().min(1) }),
-  z.strictObject({ customerIds: z.array(z.string().min(1)).min(1) }),
+const asOf = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}/.test(v), "an ISO-8601 date or date-time, e.g. 2017-10-02 or 2017-10-02T12:00:00Z")
+  .refine((v) => Date.parse(v) <= Date.now(), "must not be in the future")
+  .optional()
+  .describe("Score as of this moment, from the events before it (a bare date is the start of that day, UTC); default now");
+export const signalBodySchema = z.union([
+  z.strictObject({ customerId: z.string().min(1), asOf }),
+  z.strictObject({ customerIds: z.array(z.string().min(1)).min(1), asOf }),
 ]);
 
 type Requested = { customerId: string; jobId: string };
+
+const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+const jobResultSchema = z.object({
+  jobId: z.string(),
+  customerId: z.string(),
+  state: z.string(),
+  insight: insightSchema.optional(),
+  error: z.string().optional(),
+});
+const resultsSchema = jsonSchema(
+  z.object({
+    jobs: z.array(z.object({ customerId: z.string(), jobId: z.string() })),
+    results: z.array(jobResultSchema),
+    notFound: z.array(z.object({ customerId: z.string(), error: z.literal("CUSTOMER_NOT_FOUND") })),
+  }),
+);
 
 export function signalRoutes(deps: AppDeps) {
   const { config } = deps;
@@ -51,7 +74,7 @@ export function signalRoutes(deps: AppDeps) {
         authorize(deps.keyRing, request.headers, "read");
         const parsed = signalBodySchema.safeParse(body);
         if (!parsed.success)
-          throw new InvalidRequestError("send {customerId} or {customerIds:[...]}", {
+          throw new InvalidRequestError("send {customerId} or {customerIds:[...]}, optionally with asOf", {
             details: { errors: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) },
           });
         const ids = "customerId" in parsed.data ? [parsed.data.customerId] : [...new Set(parsed.data.customerIds)];
@@ -61,7 +84,8 @@ export function signalRoutes(deps: AppDeps) {
         const resolved = await Promise.all(ids.map(async (id) => ({ id, customerId: await deps.identities.resolveId(id) })));
         const unknown = resolved.filter((r) => !r.customerId).map((r) => r.id);
         if (unknown.length === ids.length && ids.length === 1) throw new CustomerNotFoundError(`no customer "${ids[0]}"`);
-        const jobs: Requested[] = await enqueueScores(queue, resolved.filter((r) => r.customerId).map((r) => r.customerId!));
+        const asOfMs = parsed.data.asOf === undefined ? undefined : Date.parse(parsed.data.asOf);
+        const jobs: Requested[] = await enqueueScores(queue, resolved.filter((r) => r.customerId).map((r) => r.customerId!), asOfMs);
         const notFound = unknown.map((customerId) => ({ customerId, error: "CUSTOMER_NOT_FOUND" }));
 
         if (query.wait !== "true") {
@@ -78,8 +102,20 @@ export function signalRoutes(deps: AppDeps) {
         parse: "json",
         query: t.Object({ wait: t.Optional(t.String()) }),
         detail: {
-          summary: "Score customers' churn (and recommendations, strategy); ?wait=true returns the results inline",
+          summary: "Score customers' churn (and recommendations, strategy), now or as of a past moment; ?wait=true returns the results inline",
           tags: ["inference"],
+          security: [{ bearer: [] }],
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: jsonSchema(signalBodySchema), examples: { one: { value: { customerId: "ada" } }, asOf: { value: { customerIds: ["ada", "bob"], asOf: "2017-10-02" } } } } },
+          },
+          responses: {
+            200: { description: "every job finished (with ?wait=true)", content: { "application/json": { schema: resultsSchema } } },
+            202: { description: "queued, or still running when the wait ended: follow each job at /signals/churn/{jobId}" },
+            400: { description: "not {customerId} or {customerIds}, or a bad asOf (the field and why)" },
+            404: { description: "the one customer asked for is unknown" },
+            413: { description: "more customers than LIFELINE_SIGNAL_MAX_BULK" },
+          },
         },
       },
     )
@@ -91,6 +127,13 @@ export function signalRoutes(deps: AppDeps) {
         if (!found) throw new NotFoundError(`no scoring job "${params.jobId}"`);
         return found;
       },
-      { detail: { summary: "Status or result of a scoring job", tags: ["inference"] } },
+      {
+        detail: {
+          summary: "Status or result of a scoring job",
+          tags: ["inference"],
+          security: [{ bearer: [] }],
+          responses: { 200: { description: "the job's state, and its insight once completed", content: { "application/json": { schema: jsonSchema(jobResultSchema) } } }, 404: { description: "no such job" } },
+        },
+      },
     );
 }
