@@ -9,6 +9,9 @@ import { freePort, startRedis } from "../scripts/lib/redis-process";
 import { keyspace } from "../src/redis/keys";
 import { startRedisCluster } from "../test/support/redis-cluster";
 import { startHttpProcess } from "./lib/processes";
+import { parseCli } from "../src/process/cli";
+
+parseCli({ command: "bun run bench:cluster", description: "Ingest and pipeline on a local 3+3 Redis Cluster vs one redis-server (ratio), and the cost of LIFELINE_INGEST_WAIT_REPLICAS=1; writes bench/results/cluster.json." });
 
 const totalEvents = Number(process.env.BENCH_EVENTS ?? 20_000);
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 2_000);

@@ -9,17 +9,19 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCli } from "../src/process/cli";
 import { convertWinkVectors } from "../src/embeddings/convert-wink-vectors";
 import { createLocalEmbedder, loadWordVectors, localCachePath } from "../src/embeddings/local-model";
 import type { QuantisedWordVectors } from "../src/embeddings/word-vectors-file";
 
-const { values: args } = parseArgs({
+const { values: args } = parseCli({
+  command: "bun run bench:embeddings",
+  description: "Local embedding: conversion, cache load time and RSS, texts/s vs an unweighted-mean baseline; writes bench/results/embeddings.json.",
   options: {
-    vocab: { type: "string", default: "100000" },
-    "data-dir": { type: "string", default: "./data" },
-    texts: { type: "string", default: "50000" },
-    child: { type: "string" },
+    vocab: { type: "string", default: "100000", description: "vocabulary size of the local model" },
+    "data-dir": { type: "string", default: "./data", valueHint: "dir", description: "where the converted model cache lives" },
+    texts: { type: "string", default: "50000", description: "texts to embed" },
+    child: { type: "string", description: "internal: the measurement a child process runs" },
   },
 });
 const vocabSize = Number(args.vocab);

@@ -22,6 +22,9 @@ import {
 import { buildSnapshot, buildTrainingSet, snapshotNeighbourIndex } from "../src/inference/churn-training.ts";
 import { loadCdnow } from "./lib/load-cdnow.ts";
 import { loadOnlineRetail } from "./lib/load-online-retail.ts";
+import { parseCli } from "../src/process/cli";
+
+parseCli({ command: "bun run eval:churn", description: "Churn AUC, Brier and calibration on CDNOW and Online Retail against BG/NBD, recency-only and GBM-on-RFM baselines; writes bench/results/churn-eval.json." });
 
 type DatasetSpec = {
   name: string;

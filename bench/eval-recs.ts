@@ -27,6 +27,9 @@ import { itemCooccurrence, mostPopular, recSplit, type RecSplit } from "../src/e
 import { tuneRecommender } from "../src/inference/recommender-choice.ts";
 import { loadRetailItemHistories } from "./lib/load-retail-items.ts";
 import { loadTaobaoHistories } from "./lib/load-taobao.ts";
+import { parseCli } from "../src/process/cli";
+
+parseCli({ command: "bun run eval:recs", description: "Recommendations offline on Online Retail and Taobao (HR@10, NDCG@10, coverage) vs most-popular and item co-occurrence; writes bench/results/recs-eval.json." });
 
 const K = 10;
 

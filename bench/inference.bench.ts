@@ -14,6 +14,9 @@ import { createLogger } from "../src/log/logger";
 import { pointId } from "../src/memory/point-id";
 import { renderEventText } from "../pipelines/render-text";
 import type { Queue } from "bullmq";
+import { parseCli } from "../src/process/cli";
+
+parseCli({ command: "bun run bench:inference", description: "Bulk scoring customers/s through the inference queue on one worker and single-customer p50/p99 vs reading the profile; writes bench/results/inference.json." });
 
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 5_000);
 const singles = Number(process.env.BENCH_SINGLES ?? 500);

@@ -5,6 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startRedis } from "../scripts/lib/redis-process";
 import { requireCommand, startHttpProcess, wrk, type WrkResult } from "./lib/processes";
+import { parseCli } from "../src/process/cli";
+
+parseCli({ command: "bun run bench:ingest", description: "Single-event POST /events vs a bare Elysia endpoint, 100-event batches vs redis-benchmark pipelined XADD; writes bench/results/ingest.json." });
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);

@@ -12,22 +12,24 @@ import { Database } from "bun:sqlite";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { openEmbeddedStore, type EmbeddedStore } from "../src/memory/embedded-store";
 import type { MemoryPoint, MemoryStage } from "../src/memory/memory-store";
 import { pointId } from "../src/memory/point-id";
 import { TopK } from "../src/memory/top-k";
+import { parseCli } from "../src/process/cli";
 
-const { values: args } = parseArgs({
+const { values: args } = parseCli({
+  command: "bun run bench:memory",
+  description: "Embedded vector memory at scale: upsert rate, per-customer and global search p50/p99, recall@10 of global search vs a brute-force scan; writes bench/results/memory.json.",
   options: {
-    points: { type: "string", default: "200000,1000000" },
-    customers: { type: "string", default: "20000" },
-    queries: { type: "string", default: "200" },
-    "baseline-queries": { type: "string", default: "30" },
+    points: { type: "string", default: "200000,1000000", description: "store sizes to measure, comma-separated" },
+    customers: { type: "string", default: "20000", description: "customers the points belong to" },
+    queries: { type: "string", default: "200", description: "search queries per size" },
+    "baseline-queries": { type: "string", default: "30", description: "queries for the brute-force baseline" },
     /** Internal: measure a reader process on this data folder (fresh RSS, open time). */
-    reader: { type: "string" },
+    reader: { type: "string", valueHint: "dir", description: "internal: measure a reader process on this data folder" },
     /** Internal: how many points the reader should see. */
-    expect: { type: "string" },
+    expect: { type: "string", description: "internal: how many points the reader should see" },
   },
 });
 const SIZES = args.points.split(",").map(Number).sort((a, b) => a - b);

@@ -11,6 +11,9 @@ import { entryEvents } from "../src/streams/event-log";
 import { Queue } from "bullmq";
 import { queueNames, queuePrefix } from "../queues/names";
 import { startHttpProcess } from "./lib/processes";
+import { parseCli } from "../src/process/cli";
+
+parseCli({ command: "bun run bench:pipeline", description: "Stream → profile throughput and accept → profile lag with 1 and 2 worker processes vs a raw XREADGROUP+XACK drain; writes bench/results/pipeline.json." });
 
 const totalEvents = Number(process.env.BENCH_EVENTS ?? 200_000);
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 5_000);

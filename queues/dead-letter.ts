@@ -48,7 +48,8 @@ export async function recordDeadLetter(deadLetters: Queue, queue: string, job: J
   await deadLetters.add(`${queue}/${job.name}`, letter, { jobId: jobIdFor(`dl-${queue}-${job.id ?? crypto.randomUUID()}`) });
 }
 
-export type ReplayResult = { replayed: number; skipped: { id: string; reason: string }[] };
+/** `unknown`: ids asked for that are no dead letter (never were, or already replayed). */
+export type ReplayResult = { replayed: number; skipped: { id: string; reason: string }[]; unknown: string[] };
 
 /** The customers a job's data is about, by the queue it is for (raw events that do not parse name nobody). */
 function customersIn(queue: string, data: unknown): string[] {
@@ -70,10 +71,9 @@ function customersIn(queue: string, data: unknown): string[] {
  * customers are not replayed (nor kept): a replay must not bring anyone back.
  */
 export async function replayDeadLetters(deadLetters: Queue, queues: Record<string, Queue>, suppression: Pick<Suppression, "erasedOf">, ids?: string[]): Promise<ReplayResult> {
-  const jobs = ids
-    ? (await Promise.all(ids.map((id) => deadLetters.getJob(id)))).filter((j): j is Job => Boolean(j))
-    : await deadLetters.getJobs(["waiting", "delayed", "paused", "prioritized"], 0, -1);
-  const result: ReplayResult = { replayed: 0, skipped: [] };
+  const found = ids ? await Promise.all(ids.map((id) => deadLetters.getJob(id))) : [];
+  const jobs = ids ? found.filter((j): j is Job => Boolean(j)) : await deadLetters.getJobs(["waiting", "delayed", "paused", "prioritized"], 0, -1);
+  const result: ReplayResult = { replayed: 0, skipped: [], unknown: ids ? ids.filter((_, i) => !found[i]) : [] };
   for (const job of jobs) {
     const parsed = deadLetterSchema.safeParse(job.data);
     const target = parsed.success ? queues[parsed.data.queue] : undefined;

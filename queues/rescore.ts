@@ -1,6 +1,6 @@
 import type { Queue } from "bullmq";
 import type { Logger } from "../src/log/logger";
-import type { RedisClient } from "../src/redis/connection";
+import { isConnectionError, type RedisClient } from "../src/redis/connection";
 import type { Keyspace } from "../src/redis/keys";
 import { enqueueScores, type InferenceJob } from "./inference.queue";
 
@@ -52,7 +52,7 @@ export function createRescorer(redis: RedisClient, keys: Keyspace, queue: Queue<
           try {
             if ((await pumpOnce()) > 0) continue;
           } catch (err) {
-            log.warn({ err }, "re-score pump failed; retrying");
+            if (!isConnectionError(err)) log.warn({ err }, "re-score pump failed; retrying");
           }
           await Bun.sleep(opts.pollMs ?? Math.min(250, opts.debounceMs));
         }

@@ -1,17 +1,18 @@
 // `bun run worker`: workers alone, to scale out on more machines against the same Redis.
-import { CONFIG_ERROR_EXIT_CODE, ConfigError, loadConfig, type Config } from "../src/config";
-import { isSettingsProblem } from "../src/log/exit-on-startup-failure";
+import { loadConfig, type Config } from "../src/config";
 import { createLogger } from "../src/log/logger";
 import { recordWorkerStartFailure } from "../src/metrics/health-records";
+import { parseCli } from "../src/process/cli";
+import { runProcess } from "../src/process/fatal";
+import { onStopSignals, watchSupervisor, withTimeout } from "../src/process/supervisor";
 import { createRedis, waitUntilReady } from "../src/redis/connection";
 import { keyspace } from "../src/redis/keys";
-import { startWorkers } from "./worker-runtime";
+import { startWorkers, type WorkerRuntime } from "./worker-runtime";
 
-/** Settings that cannot work: one clear line on stderr and the config exit code, so a supervisor stops instead of restarting. */
-function exitOnSettings(err: Error): never {
-  process.stderr.write(`lifeline worker cannot start: ${err.message}\n`);
-  process.exit(CONFIG_ERROR_EXIT_CODE);
-}
+parseCli({
+  command: "bun run worker",
+  description: "Worker processes alone (stream bridge, clean, embed and inference workers), to scale out against the same Redis; settings from the environment.",
+});
 
 /** Best effort: /ready names a worker that cannot start (when Redis can be reached at all). */
 async function reportStartFailure(config: Config, err: Error): Promise<void> {
@@ -20,30 +21,34 @@ async function reportStartFailure(config: Config, err: Error): Promise<void> {
     await waitUntilReady(redis, 2_000);
     await recordWorkerStartFailure(redis, keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS), err.message);
   } catch {
-    // Redis itself is the problem; the worker's own log says so.
+    // Redis itself is the problem; the worker's own message says so.
   } finally {
     redis.disconnect();
   }
 }
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) exitOnSettings(err);
-  throw err;
-}
-const log = createLogger(config).child({ process: "worker", pid: process.pid });
-// Opening the memory checks its server (version, collections, model): settings it cannot work with stop this process.
-const runtime = await startWorkers(config, log).catch(async (err: Error) => {
-  await reportStartFailure(config, err);
-  if (isSettingsProblem(err)) exitOnSettings(err);
-  throw err;
-});
+runProcess("lifeline worker", async () => {
+  const config = loadConfig();
+  const log = createLogger(config).child({ process: "worker" });
+  let runtime: WorkerRuntime | undefined;
 
-for (const signal of ["SIGTERM", "SIGINT"] as const)
-  process.once(signal, async () => {
-    log.info({ signal }, "stopping workers: finishing jobs in flight");
-    await runtime.stop();
+  const stop = async (why: string) => {
+    // Stopped while starting: nothing is in flight yet.
+    if (!runtime) process.exit(0);
+    log.info({ why }, "stopping workers: finishing jobs in flight");
+    // Jobs still running then are retried by another worker (BullMQ's stalled-job check).
+    if ((await withTimeout(runtime.stop(), config.LIFELINE_STOP_TIMEOUT_MS)) === "timeout")
+      log.warn({ timeoutMs: config.LIFELINE_STOP_TIMEOUT_MS }, "jobs still in flight after LIFELINE_STOP_TIMEOUT_MS; exiting, they will be retried");
     process.exit(0);
+  };
+  onStopSignals((signal) => void stop(signal));
+  watchSupervisor(config.LIFELINE_SUPERVISOR_PID, () => void stop("the process that started it is gone"));
+
+  // Opening the memory checks its server (version, collections, model): what it cannot work with ends this process.
+  runtime = await startWorkers(config, log).catch(async (err: Error) => {
+    await reportStartFailure(config, err);
+    throw err;
   });
+  // Tells `npm start` (over IPC, when it started this process) that start-up is over.
+  process.send?.({ type: "ready" });
+});

@@ -1,6 +1,6 @@
 import type { Queue } from "bullmq";
 import type { Logger } from "../src/log/logger";
-import type { RedisClient } from "../src/redis/connection";
+import { isConnectionError, type RedisClient } from "../src/redis/connection";
 import type { Keyspace } from "../src/redis/keys";
 import { entryEvents, INIT_STREAM_COUNTS, STREAM_GROUP } from "../src/streams/event-log";
 import { isScrubbedCopy } from "../src/streams/scrub-stream";
@@ -134,7 +134,8 @@ export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueu
         moved += await readNew();
         idleMs = moved ? 0 : Math.min(Math.max(idleMs * 2, 5), 100);
       } catch (err) {
-        log.warn({ err }, "stream bridge iteration failed; retrying");
+        // Redis being away is reported once by its client, not once per iteration.
+        if (!isConnectionError(err)) log.warn({ err }, "stream bridge iteration failed; retrying");
         idleMs = 1_000;
       }
       if (idleMs) await Bun.sleep(idleMs);

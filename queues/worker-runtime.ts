@@ -11,7 +11,7 @@ import { createIdentities } from "../src/profiles/identities";
 import { createSuppression } from "../src/profiles/suppression";
 import { createProfileStore } from "../src/profiles/profile-store";
 import { loadStageRules } from "../src/profiles/stage-rules";
-import { createRedis, waitUntilReady } from "../src/redis/connection";
+import { bullmqErrorListener, createRedis, waitUntilReady } from "../src/redis/connection";
 import { keyspace } from "../src/redis/keys";
 import { attachStageMetrics, createPipelineMetrics } from "../src/metrics/pipeline-metrics";
 import { recordWorkerStart, upstreamHealthReporter, type UpstreamHealthReporter } from "../src/metrics/health-records";
@@ -44,8 +44,8 @@ export type WorkerResources = { embedder?: Embedder; memory?: MemoryStore };
 
 /** One worker process: the stream bridge and the queue workers, sharing one Redis connection. */
 export async function startWorkers(config: Config, log: Logger, resources: WorkerResources = {}) {
-  const redis = createRedis(config, "worker");
-  await waitUntilReady(redis, 30_000);
+  const redis = createRedis(config, "worker", log);
+  await waitUntilReady(redis, config.LIFELINE_REDIS_STARTUP_WAIT_MS);
   const keys = keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS);
   const rules = loadStageRules(config);
   const profiles = createProfileStore(redis, keys, rules);
@@ -68,7 +68,11 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   const onApplied: AppliedListener[] = [];
   // Stage durations and upstream call outcomes, summed in Redis for the API's /metrics.
 
-  const queue = (name: QueueName) => new Queue(name, queueOptions(config, name, redis));
+  const queue = (name: QueueName) => {
+    const q = new Queue(name, queueOptions(config, name, redis));
+    q.on("error", bullmqErrorListener(log, `queue ${name}`));
+    return q;
+  };
   const cleanQueue = queue(queueNames.clean) as Queue<CleanJob>;
   const deadLetters = queue(queueNames.deadLetter);
   const embedQueue = queue(queueNames.embed) as Queue<EmbedJob>;
@@ -187,13 +191,15 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     workerOptions(queueNames.inference),
   );
 
-  for (const [name, worker] of [[queueNames.clean, cleanWorker], [queueNames.embed, embedWorker], [queueNames.inference, inferenceWorker]] as const)
+  for (const [name, worker] of [[queueNames.clean, cleanWorker], [queueNames.embed, embedWorker], [queueNames.inference, inferenceWorker]] as const) {
+    worker.on("error", bullmqErrorListener(log, `worker ${name}`));
     worker.on("failed", (job, err) => {
       if (!job) return;
       const final = isFinalFailure(job, err);
       log.warn({ queue: name, jobId: job.id, err, attemptsMade: job.attemptsMade, final }, final ? "job dead-lettered" : "job failed; will retry");
       if (final) recordDeadLetter(deadLetters, name, job, err, suppression).catch((e) => log.error({ err: e }, "could not record dead letter"));
     });
+  }
 
   const bridge = createStreamBridge(redis, keys, cleanQueue, log.child({ component: "stream-bridge" }), {
     consumer: `${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`,

@@ -8,7 +8,8 @@
 import { sharedDataDir } from "./lib/shared-data";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { defineCommand, runMain } from "citty";
+import { defineCommand } from "citty";
+import { runCommand } from "./lib/run-command";
 import { loadConfig } from "../src/config";
 import { datasetSpecs, EVAL_DATASETS, type EvalDatasetName } from "../src/eval/datasets";
 import { formatFigure, type EvalReport } from "../src/eval/eval-report";
@@ -78,7 +79,4 @@ const main = defineCommand({
   },
 });
 
-runMain(main).catch((err) => {
-  process.stderr.write(`eval failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runCommand("eval", main);

@@ -32,12 +32,15 @@ export function presentedKey(headers: Headers): string | undefined {
   return undefined;
 }
 
+/** "a read key", "an admin key". */
+export const keyOfRole = (role: Role) => `${role === "admin" ? "an" : "a"} ${role} key`;
+
 export function authorize(ring: KeyRing, headers: Headers, need: Role): Role {
   const key = presentedKey(headers);
-  if (!key) throw new UnauthorizedError(`a ${need} key is required (Authorization: Bearer <key>${need === "write" ? ", Basic auth or X-Write-Key" : ""})`);
+  if (!key) throw new UnauthorizedError(`${keyOfRole(need)} is required (Authorization: Bearer <key>${need === "write" ? ", Basic auth or X-Write-Key" : ""})`);
   const role = ring.roleOf(key);
   if (!role) throw new UnauthorizedError("the key is not valid");
   // Roles do not nest: a leaked write key reads nothing, and admin keys stay off dashboards' scripts.
-  if (role !== need) throw new ForbiddenError(`this route needs a ${need} key; a ${role} key was given`);
+  if (role !== need) throw new ForbiddenError(`this route needs ${keyOfRole(need)}; ${keyOfRole(role)} was given`);
   return role;
 }

@@ -16,10 +16,10 @@ import { loadStageRules } from "../profiles/stage-rules";
 import { createSuppression } from "../profiles/suppression";
 
 export function buildAppDeps(config: Config, log: Logger): AppDeps {
-  const redis = createRedis(config, "api");
+  const redis = createRedis(config, "api", log);
   const keys = keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS);
   const profiles = createProfileStore(redis, keys, loadStageRules(config));
-  const queues = openQueues(config, redis);
+  const queues = openQueues(config, redis, log);
   const suppression = createSuppression(redis, keys, config);
   const metrics = createApiMetrics({ redis, keys, queues });
   return {

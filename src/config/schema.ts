@@ -17,6 +17,8 @@ export const configSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     HOST: z.string().default("0.0.0.0"),
+    /** Share PORT with other processes (SO_REUSEPORT, the kernel spreads connections); off: a taken port stops start-up. */
+    LIFELINE_REUSE_PORT: flag(false),
     /** redis:// or rediss:// for one Redis; redis+cluster://[user:pass@]host:port,host:port (rediss+cluster:// for TLS) for a Redis Cluster. */
     REDIS_URL: z
       .string()
@@ -52,10 +54,16 @@ export const configSchema = z
     LIFELINE_MAX_BATCH_EVENTS: positiveInt(2_500),
     LIFELINE_FUTURE_TOLERANCE_HOURS: positiveInt(23),
     LIFELINE_REDIS_TIMEOUT_MS: positiveInt(2_000),
+    /** At start-up, how long the API and workers wait for Redis to answer before they stop, naming the setting that points there. */
+    LIFELINE_REDIS_STARTUP_WAIT_MS: positiveInt(30_000),
 
     LIFELINE_STAGE_RULES_FILE: z.string().optional(),
     /** Worker processes `npm start` runs beside the API. */
     LIFELINE_WORKER_PROCESSES: z.coerce.number().int().min(0).max(64).default(1),
+    /** On SIGINT/SIGTERM, how long a process waits for requests and jobs in flight before it exits anyway (unfinished jobs are retried). */
+    LIFELINE_STOP_TIMEOUT_MS: positiveInt(10_000),
+    /** Set by `npm start` for the processes it starts: each one stops when the process that started it is gone. */
+    LIFELINE_SUPERVISOR_PID: z.coerce.number().int().positive().optional(),
     LIFELINE_WORKER_CONCURRENCY: positiveInt(4),
     /** Scoring jobs mostly wait on Redis and the vector memory: many run at once. */
     LIFELINE_INFERENCE_CONCURRENCY: positiveInt(32),

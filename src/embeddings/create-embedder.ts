@@ -1,4 +1,5 @@
 import { ConfigError } from "../config/load";
+import { StartupError } from "../errors/startup-error";
 import type { Config } from "../config/schema";
 import { createCircuitBreaker } from "../inference/circuit-breaker";
 import type { Embedder } from "./embedder";
@@ -33,8 +34,15 @@ const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 export async function createEmbedder(config: Config, opts: EmbedderSettings = {}): Promise<Embedder> {
   if (config.EMBEDDINGS_PROVIDER === "onnx")
     return createOnnxEmbedder({ modelDir: config.LIFELINE_ONNX_MODEL_DIR!, maxTokens: config.LIFELINE_ONNX_MAX_TOKENS, batchSize: opts.batchSize ?? config.LIFELINE_EMBEDDING_BATCH_SIZE });
-  if (config.EMBEDDINGS_PROVIDER === "local")
-    return createLocalEmbedder({ dataDir: config.LIFELINE_MODEL_CACHE_DIR ?? config.LIFELINE_DATA_DIR, vocabSize: opts.localVocabSize ?? config.LIFELINE_LOCAL_VOCAB_SIZE ?? DEFAULT_LOCAL_VOCAB_SIZE });
+  if (config.EMBEDDINGS_PROVIDER === "local") {
+    const dataDir = config.LIFELINE_MODEL_CACHE_DIR ?? config.LIFELINE_DATA_DIR;
+    try {
+      return await createLocalEmbedder({ dataDir, vocabSize: opts.localVocabSize ?? config.LIFELINE_LOCAL_VOCAB_SIZE ?? DEFAULT_LOCAL_VOCAB_SIZE });
+    } catch (err) {
+      const setting = config.LIFELINE_MODEL_CACHE_DIR ? "LIFELINE_MODEL_CACHE_DIR" : "LIFELINE_DATA_DIR";
+      throw new StartupError(`the local embedding model cannot be cached in ${dataDir} (${setting}): ${(err as Error).message}; point ${setting} at a writable folder`, { cause: err });
+    }
+  }
   const model = config.LIFELINE_EMBEDDING_MODEL;
   const dimensions = opts.dimensions ?? config.LIFELINE_EMBEDDING_DIMENSIONS ?? knownDimensions[model];
   if (dimensions === undefined)

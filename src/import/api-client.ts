@@ -3,7 +3,7 @@ import type { ImportEvent } from "./mapping";
 export type BatchResult = {
   accepted: number;
   duplicates: number;
-  rejected: Array<{ index: number; messageId?: string; errors: Array<{ path: string; message: string }> }>;
+  rejected: Array<{ index: number; messageId?: string | null; errors: Array<{ path: string; message: string }> }>;
 };
 
 /** The API refused the import for a reason a retry cannot fix (bad key, bad request). */

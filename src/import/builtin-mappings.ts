@@ -1,5 +1,5 @@
 import { importMessageId } from "./message-id";
-import { field, reject, rowKey, text, type ImportEvent, type Mapping, type MappedEvent, type RowReject } from "./mapping";
+import { field, fitItems, reject, rowKey, text, type ImportEvent, type Mapping, type MappedEvent, type RowReject } from "./mapping";
 import type { Row } from "./read-rows";
 import { parseTime } from "./zoned-time";
 
@@ -70,9 +70,7 @@ export const onlineRetailMapping: Mapping = {
   reader: { format: "csv", header: true },
   extensions: ["csv"],
   defaultInput: "online-retail/by-day",
-  // One invoice's lines are contiguous except for rare interleaving (a credit note between
-  // two minutes of the same invoice); 50 rows of patience joins them.
-  group: { key: (row) => text(row.record.InvoiceNo) || undefined, idleRows: 50 },
+  group: { key: (row) => text(row.record.InvoiceNo) || undefined },
   map(rows) {
     const first = rows[0]!;
     if (RETAIL_COLUMNS.some((c) => !(c in first.record))) return reject(rows, `expected columns ${RETAIL_COLUMNS.join(",")}`);
@@ -82,6 +80,7 @@ export const onlineRetailMapping: Mapping = {
     const isRefund = invoice.startsWith("C");
     const rejects: RowReject[] = [];
     const products: Array<Record<string, unknown>> = [];
+    const productRows: Row[] = [];
     let used: Row | undefined;
     for (const row of rows) {
       const quantity = Number(text(row.record.Quantity));
@@ -93,13 +92,14 @@ export const onlineRetailMapping: Mapping = {
         : price < 0 ? "negative UnitPrice"
         : undefined;
       if (why) {
-        rejects.push({ line: row.line, text: row.text, reason: why });
+        rejects.push({ file: row.file, line: row.line, text: row.text, reason: why });
         continue;
       }
       used ??= row;
       const name = text(row.record.Description);
       const code = text(row.record.StockCode);
       products.push({ product_id: code, ...(name ? { name } : {}), price, quantity: Math.abs(quantity) });
+      productRows.push(row);
     }
     if (!used) return { events: [], rejects };
     const rawTime = text(used.record.InvoiceDate);
@@ -117,40 +117,13 @@ export const onlineRetailMapping: Mapping = {
       properties: { order_id: invoice, revenue, currency: "GBP", products, ...(customer ? {} : { guest: true }) },
       ...(country ? { context: { location: { country } } } : {}),
     };
-    rejects.push(...fitProducts(event, rows));
+    // A few invoices have hundreds of lines: products that would put the event over the API's
+    // per-event limit are left out (reported as omitted); revenue still counts every line.
+    rejects.push(...fitItems(event, "products", productRows, `order ${invoice}`));
     const events: MappedEvent[] = [{ line: used.line, event }];
     return { events, rejects };
   },
 };
-
-/** Stays under the API's default 32 KB per event, with room for what the API adds. */
-const MAX_EVENT_CHARS = 30_000;
-
-/**
- * A few invoices have hundreds of lines; their event would be over the API's per-event limit.
- * Products are then left out from the end until it fits; revenue still counts every line, and
- * each left-out line is reported (it is in the order's revenue, not in its products[]).
- */
-function fitProducts(event: ImportEvent, rows: Row[]): RowReject[] {
-  const props = event.properties as { products: Array<Record<string, unknown>>; products_omitted?: number };
-  const all = props.products;
-  if (JSON.stringify(event).length <= MAX_EVENT_CHARS) return [];
-  let keep = all.length;
-  const perProduct = JSON.stringify(all).length / all.length;
-  keep = Math.max(1, Math.floor(all.length - (JSON.stringify(event).length - MAX_EVENT_CHARS + 64) / perProduct));
-  props.products = all.slice(0, keep);
-  props.products_omitted = all.length - keep;
-  while (JSON.stringify(event).length > MAX_EVENT_CHARS && props.products.length > 1) {
-    props.products = props.products.slice(0, -1);
-    props.products_omitted = all.length - props.products.length;
-  }
-  const kept = new Set(props.products.map((_, i) => i));
-  // products[i] came from the i-th usable row; match them back by position
-  const usable = rows.filter((r) => !(Number(text(r.record.Quantity)) < 0 && !text(r.record.InvoiceNo).startsWith("C")));
-  return usable
-    .filter((_, i) => !kept.has(i))
-    .map((r) => ({ line: r.line, text: r.text, reason: `left out of products[] of order ${(event.properties as { order_id: string }).order_id}: the event would be over the API's 32 KB limit (its amount is in the order's revenue)` }));
-}
 
 const TAOBAO_EVENTS: Record<string, string> = {
   pv: "Product Viewed",

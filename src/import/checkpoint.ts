@@ -7,6 +7,11 @@ const checkpointSchema = z.object({
   mapping: z.string(),
   /** Per file (absolute path): rows up to `line` are done (sent and acknowledged, or rejected). */
   files: z.record(z.string(), z.object({ line: z.number().int().min(0), done: z.boolean().default(false) })),
+  /**
+   * Grouped inputs: the first `units` units (groups, in the order group-rows.ts gives them for
+   * `buckets`) are done. A resumed run keeps the bucket count, so it sees the same order.
+   */
+  groups: z.object({ units: z.number().int().min(0), buckets: z.number().int().positive(), done: z.boolean() }).optional(),
   updatedAt: z.string(),
 });
 export type Checkpoint = z.infer<typeof checkpointSchema>;

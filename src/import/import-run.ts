@@ -2,6 +2,7 @@ import { appendFileSync, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { BatchTooLargeError, type ApiClient, type BatchResult } from "./api-client";
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from "./checkpoint";
+import { bucketsFor, groupedUnits } from "./group-rows";
 import type { LagProbe } from "./lag-probe";
 import type { ImportEvent, Mapping, UnitOutcome } from "./mapping";
 import { createProgress, emptyStats, type ImportStats } from "./progress";
@@ -14,6 +15,10 @@ export type ImportOptions = {
   api?: ApiClient;
   checkpointPath?: string;
   rejectsPath: string;
+  /** Good lines left out by a size limit. @defaultValue beside rejectsPath, `.omitted.jsonl` */
+  omittedPath?: string;
+  /** Grouped mappings: input bytes grouped in memory; a larger input is grouped bucket by bucket through temporary files. @defaultValue 64 MiB */
+  groupMemoryBytes?: number;
   /** Batches in flight at once. @defaultValue 4 */
   concurrency?: number;
   /** Events per request (the API takes 2,500 at most). @defaultValue 500 */
@@ -37,7 +42,7 @@ export type ImportSummary = ImportStats & { seconds: number; eventsPerSecond: nu
 
 type Item = { file: string; line: number; event: ImportEvent; json: string; bytes: number };
 /** A point the checkpoint may move to once every batch up to the one carrying it is acknowledged. */
-type Marker = { file: string; line: number; done?: boolean };
+type Marker = { file: string; line: number; done?: boolean } | { units: number; buckets: number; done: boolean };
 type Batch = { seq: number; items: Item[]; bytes: number; markers: Marker[] };
 
 const BATCH_OVERHEAD_BYTES = 16;
@@ -52,6 +57,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
   const cp: Checkpoint = opts.dryRun ? loadCheckpoint(undefined, mapping.name) : loadCheckpoint(opts.checkpointPath, mapping.name);
   const startedAt = Date.now();
   let lagWaits = 0;
+  await mapping.init?.();
 
   const sizes = new Map(opts.files.map((f) => [f, statSync(f).size]));
   const totalBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
@@ -60,10 +66,16 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
   progress.start();
 
   mkdirSync(dirname(opts.rejectsPath), { recursive: true });
-  const writeRejects = (records: Array<{ file: string; line: number; reason: string; row: unknown }>) => {
-    if (!records.length) return;
+  const omittedPath = opts.omittedPath ?? opts.rejectsPath.replace(/(\.rejects)?(\.jsonl)?$/, ".omitted.jsonl");
+  type Record = { file: string; line: number; reason: string; row: unknown };
+  const append = (path: string, records: Record[]) => records.length && appendFileSync(path, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  const writeRejects = (records: Record[]) => {
     stats.rejected += records.length;
-    appendFileSync(opts.rejectsPath, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    append(opts.rejectsPath, records);
+  };
+  const writeOmitted = (records: Record[]) => {
+    stats.omitted += records.length;
+    append(omittedPath, records);
   };
 
   // --- checkpoint: advances over the longest run of acknowledged batches ----------------------
@@ -74,7 +86,8 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
     let moved = false;
     while (ackedMarkers.has(nextToCommit)) {
       for (const m of ackedMarkers.get(nextToCommit)!) {
-        cp.files[m.file] = { line: m.line, done: Boolean(m.done) };
+        if ("units" in m) cp.groups = { units: m.units, buckets: m.buckets, done: m.done };
+        else cp.files[m.file] = { line: m.line, done: Boolean(m.done) };
         moved = true;
       }
       ackedMarkers.delete(nextToCommit++);
@@ -161,7 +174,9 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
   };
 
   async function take(file: string, outcome: UnitOutcome) {
-    writeRejects(outcome.rejects.map((r) => ({ file, line: r.line, reason: r.reason, row: r.text })));
+    const record = (r: UnitOutcome["rejects"][number]) => ({ file: r.file ?? file, line: r.line, reason: r.reason, row: r.text });
+    writeRejects(outcome.rejects.filter((r) => !r.omitted).map(record));
+    writeOmitted(outcome.rejects.filter((r) => r.omitted).map(record));
     for (const { line, event } of outcome.events) {
       if (!inWindow(event)) {
         stats.skipped++;
@@ -178,7 +193,8 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
   let bytesBefore = doneBytes;
   const stopped = () => failure !== undefined || opts.signal?.aborted || (opts.limit !== undefined && stats.rows >= opts.limit);
   try {
-    for (const file of opts.files) {
+    if (mapping.group) isComplete = await importGrouped();
+    else for (const file of opts.files) {
       const state = cp.files[file];
       if (state?.done) continue;
       if (stopped()) {
@@ -200,56 +216,64 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
     progress.stop();
   }
 
-  /** Imports one file from after `fromLine`; false when stopped before its end. */
+  /** Imports one file of an ungrouped mapping from after `fromLine`; false when stopped before its end. */
   async function importFile(file: string, fromLine: number): Promise<boolean> {
-    const open = new Map<string, { rows: Row[]; lastSeen: number; minLine: number }>();
-    let index = 0;
     let lastLine = fromLine;
-    const safeLine = () => {
-      let min = Infinity;
-      for (const g of open.values()) min = Math.min(min, g.minLine);
-      return min === Infinity ? lastLine : min - 1;
-    };
-    const closeGroups = async (all: boolean, currentKey?: string) => {
-      const idle = mapping.group?.idleRows ?? 0;
-      for (const [key, g] of open)
-        if (all || (idle === 0 ? key !== currentKey : index - g.lastSeen > idle)) {
-          open.delete(key);
-          await take(file, mapping.map(g.rows));
-        }
-    };
     const mark = () => {
       const last = batch.markers.at(-1);
-      if (last?.file === file && !last.done) last.line = safeLine();
-      else batch.markers.push({ file, line: safeLine() });
+      if (last && "file" in last && last.file === file && !last.done) last.line = lastLine;
+      else batch.markers.push({ file, line: lastLine });
     };
-
     for await (const item of readRows(file, mapping.reader, (n) => progress.bytesRead(bytesBefore + n))) {
       if (item.line <= fromLine) continue;
       if (stopped()) break;
       stats.rows++;
-      index++;
       lastLine = item.line;
-      if (!item.ok) {
-        writeRejects([{ file, line: item.line, reason: item.error, row: item.text }]);
-      } else {
-        const key = mapping.group?.key(item);
-        if (key === undefined) await take(file, mapping.map([item]));
-        else {
-          const g = open.get(key);
-          if (g) {
-            g.rows.push(item);
-            g.lastSeen = index;
-          } else open.set(key, { rows: [item], lastSeen: index, minLine: item.line });
-        }
-        if (mapping.group) await closeGroups(false, key);
+      if (!item.ok) writeRejects([{ file, line: item.line, reason: item.error, row: item.text }]);
+      else {
+        const prepared = mapping.prepare ? mapping.prepare(item) : item;
+        if (prepared === "filtered") stats.filtered++;
+        else if ("reject" in prepared) writeRejects([{ file, line: item.line, reason: prepared.reject, row: item.text }]);
+        else await take(file, mapping.map([prepared]));
       }
       mark();
     }
-    await closeGroups(true);
     const reachedEnd = !stopped() || (opts.limit !== undefined && !opts.signal?.aborted && failure === undefined && (await isAtEnd(file, lastLine)));
     batch.markers.push({ file, line: lastLine, done: reachedEnd });
     return reachedEnd;
+  }
+
+  /**
+   * A grouped mapping: every row of a group, wherever it is in the input, goes into one event
+   * (group-rows.ts); the checkpoint counts units. False when stopped before the last unit.
+   */
+  async function importGrouped(): Promise<boolean> {
+    if (cp.groups?.done) return true;
+    const buckets = cp.groups?.buckets ?? bucketsFor(totalBytes, opts.groupMemoryBytes ?? 64 * 1024 * 1024);
+    const from = cp.groups?.units ?? 0;
+    let done = from;
+    const units = groupedUnits({ files: opts.files, mapping, buckets, onBytes: (n) => progress.bytesRead(n), onFiltered: () => (stats.filtered++, stats.rows++) });
+    for await (const unit of units) {
+      if (unit.seq < from) continue;
+      if (stopped()) {
+        await units.return(undefined);
+        batch.markers.push({ units: done, buckets, done: false });
+        return false;
+      }
+      if ("bad" in unit) {
+        stats.rows++;
+        writeRejects([{ file: unit.file, line: unit.bad.line, reason: unit.bad.reason, row: unit.bad.text }]);
+      } else {
+        stats.rows += unit.rows.length;
+        await take(unit.file, mapping.map(unit.rows));
+      }
+      done = unit.seq + 1;
+      const last = batch.markers.at(-1);
+      if (last && "units" in last) last.units = done;
+      else batch.markers.push({ units: done, buckets, done: false });
+    }
+    batch.markers.push({ units: done, buckets, done: true });
+    return true;
   }
 
   /** After a --limit stop: whether nothing but blank lines follows `line`. */

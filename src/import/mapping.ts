@@ -1,13 +1,15 @@
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { importMessageId } from "./message-id";
-import type { ReaderOptions, Row } from "./read-rows";
+import { readRows, type ReaderOptions, type Row } from "./read-rows";
 import { assertTimeZone, parseTime } from "./zoned-time";
 
 /** A Segment event made from rows; it always carries its messageId and timestamp. */
 export type ImportEvent = Record<string, unknown> & { type: string; messageId: string; timestamp: string };
 export type MappedEvent = { line: number; event: ImportEvent };
-export type RowReject = { line: number; text: string; reason: string };
+/** A line the mapping could not use; `omitted`: a good line left out by a size limit (reported apart). */
+export type RowReject = { line: number; text: string; reason: string; omitted?: boolean; /** when not the unit's first file (a group spanning files) */ file?: string };
 /** What one unit of rows (a row, or an invoice's lines) became. */
 export type UnitOutcome = { events: MappedEvent[]; rejects: RowReject[] };
 
@@ -20,10 +22,17 @@ export type Mapping = {
   /** Input used when none is given, relative to the data root (built-in mappings). */
   defaultInput?: string;
   /**
-   * Rows sharing a key are mapped together (the lines of one invoice). A group closes when its
-   * key has not been seen for `idleRows` rows (0: as soon as the key changes) or the file ends.
+   * Rows sharing a key are mapped together (the lines of one invoice), wherever they are in the
+   * input: the importer groups across all its files (see group-rows.ts).
    */
-  group?: { key(row: Row): string | undefined; idleRows: number };
+  group?: { key(row: Row): string | undefined };
+  /** Loads what the mapping needs before the first row (lookup files of `join`). */
+  init?(): Promise<void>;
+  /**
+   * Before grouping: the row with its joined lookup rows, `filtered` (left out by the mapping's
+   * filter: counted, not rejected), or a reason to reject it.
+   */
+  prepare?(row: Row): Row | "filtered" | { reject: string };
   map(rows: Row[]): UnitOutcome;
 };
 
@@ -42,7 +51,7 @@ export const text = (v: unknown): string => (v === undefined || v === null ? "" 
 
 export const rowKey = (row: Row) => `${row.line}\u0000${row.text}`;
 
-export const reject = (rows: Row[], reason: string): UnitOutcome => ({ events: [], rejects: rows.map((r) => ({ line: r.line, text: r.text, reason })) });
+export const reject = (rows: Row[], reason: string): UnitOutcome => ({ events: [], rejects: rows.map((r) => ({ file: r.file, line: r.line, text: r.text, reason })) });
 
 // ---------------------------------------------------------------------------------------------
 // Mapping files
@@ -59,6 +68,36 @@ const valueSpecSchema = z.union([
 ]);
 type ValueSpec = z.infer<typeof valueSpecSchema>;
 const fieldsSchema = z.record(z.string().min(1), valueSpecSchema).default({});
+
+const FILTER_OPS = ["=", "!=", ">", ">=", "<", "<=", "in", "not in", "empty", "not empty"] as const;
+const filterSchema = z
+  .object({
+    column: columnName,
+    op: z.enum(FILTER_OPS),
+    value: z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()])).min(1)]).optional(),
+  })
+  .superRefine((f, ctx) => {
+    const isList = Array.isArray(f.value);
+    if (f.op === "empty" || f.op === "not empty") {
+      if (f.value !== undefined) ctx.addIssue({ code: "custom", path: ["value"], message: `"${f.op}" takes no value` });
+    } else if (f.value === undefined) ctx.addIssue({ code: "custom", path: ["value"], message: `"${f.op}" needs a value` });
+    else if ((f.op === "in" || f.op === "not in") !== isList) ctx.addIssue({ code: "custom", path: ["value"], message: isList ? `a list goes with "in" or "not in"` : `"${f.op}" needs a list` });
+    else if ([">", ">=", "<", "<="].includes(f.op) && typeof f.value !== "number") ctx.addIssue({ code: "custom", path: ["value"], message: `"${f.op}" compares numbers: give a number` });
+  });
+type Filter = z.infer<typeof filterSchema>;
+
+const joinSchema = z.object({
+  /** The lookup file (relative to the mapping file), e.g. a product catalogue. */
+  file: z.string().min(1),
+  format: z.enum(["csv", "tsv", "jsonl"]).default("csv"),
+  delimiter: z.string().length(1).optional(),
+  /** The lookup file's column that identifies its rows. */
+  key: columnName,
+  /** The input's column whose value is looked up. */
+  on: columnName,
+  /** Reject a row whose value is not in the lookup file (otherwise its joined columns are just empty). */
+  required: z.boolean().default(false),
+});
 
 export const mappingFileSchema = z
   .object({
@@ -100,9 +139,16 @@ export const mappingFileSchema = z
         by: columnName,
         into: z.string().default("products"),
         items: z.record(z.string().min(1), valueSpecSchema),
-        idleRows: z.number().int().min(0).default(0),
+        /** A column holding each line's total amount: the event's revenue is their sum (not price × quantity). */
+        lineTotal: valueSpecSchema.optional(),
+        /** Accepted for mapping files written before groups spanned the whole input; no longer needed. */
+        idleRows: z.number().int().min(0).optional(),
       })
       .optional(),
+    /** Lookup files whose matching row is joined to each input row, as `<name>.<column>`. */
+    join: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "letters, digits and _ only"), joinSchema).optional(),
+    /** Rows that meet every condition are imported; the others are counted as filtered. */
+    filter: z.array(filterSchema).optional(),
     /** Columns whose values identify a row; default: its line number and text. */
     messageIdFrom: z.array(columnName).min(1).optional(),
   })
@@ -119,7 +165,7 @@ export const mappingFileSchema = z
   });
 export type MappingFile = z.infer<typeof mappingFileSchema>;
 
-/** Reads and checks a mapping file; the error names each bad field. */
+/** Reads and checks a mapping file; the error names each bad field. Lookup files are relative to it. */
 export function loadMappingFile(path: string): Mapping {
   let json: unknown;
   try {
@@ -130,7 +176,7 @@ export function loadMappingFile(path: string): Mapping {
   const parsed = mappingFileSchema.safeParse(json);
   if (!parsed.success)
     throw new Error(`fix the mapping file ${path}:\n${parsed.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`).join("\n")}`);
-  return compileMapping(parsed.data);
+  return compileMapping(parsed.data, dirname(resolve(path)));
 }
 
 class RowError extends Error {}
@@ -161,6 +207,9 @@ function readValue(row: Row, spec: ValueSpec): unknown {
   }
 }
 
+const asNumber = (spec: ValueSpec): ValueSpec =>
+  typeof spec === "string" ? { column: spec, type: "number", required: true } : "column" in spec ? { ...spec, type: "number" } : spec;
+
 function readFields(row: Row, specs: Record<string, ValueSpec>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(specs)) {
@@ -170,14 +219,88 @@ function readFields(row: Row, specs: Record<string, ValueSpec>): Record<string, 
   return out;
 }
 
-/** Turns a checked mapping file into a Mapping. */
-export function compileMapping(m: MappingFile): Mapping {
+function compare(row: Row, f: Filter): boolean {
+  const raw = text(field(row, f.column));
+  switch (f.op) {
+    case "empty":
+      return raw === "";
+    case "not empty":
+      return raw !== "";
+    case "in":
+    case "not in":
+      return (f.value as Array<string | number>).some((v) => String(v) === raw) === (f.op === "in");
+  }
+  if (typeof f.value === "number") {
+    const n = Number(raw);
+    if (raw === "" || !Number.isFinite(n)) throw new RowError(`column ${f.column}: "${raw}" is not a number (filter ${f.column} ${f.op} ${f.value})`);
+    const v = f.value;
+    return f.op === "=" ? n === v : f.op === "!=" ? n !== v : f.op === ">" ? n > v : f.op === ">=" ? n >= v : f.op === "<" ? n < v : n <= v;
+  }
+  const equal = raw === String(f.value);
+  return f.op === "=" ? equal : !equal;
+}
+
+type LookupTable = { file: string; rows: Map<string, Record<string, unknown>> };
+
+async function loadLookup(name: string, spec: z.infer<typeof joinSchema>, baseDir: string): Promise<LookupTable> {
+  const file = resolve(baseDir, spec.file);
+  const reader: ReaderOptions = spec.format === "jsonl" ? { format: "jsonl" } : { format: "csv", header: true, delimiter: spec.format === "tsv" ? "\t" : (spec.delimiter ?? ",") };
+  const rows = new Map<string, Record<string, unknown>>();
+  try {
+    for await (const item of readRows(file, reader)) {
+      if (!item.ok) throw new Error(`line ${item.line}: ${item.error}`);
+      const key = text(field(item, spec.key));
+      // The first row of a key wins, as a lookup in a spreadsheet would.
+      if (key && !rows.has(key)) rows.set(key, item.record);
+    }
+  } catch (err) {
+    throw new Error(`join ${name}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return { file, rows };
+}
+
+/** Stays under the API's default 32 KB per event, with room for what the API adds. */
+export const MAX_EVENT_CHARS = 30_000;
+
+/**
+ * An event whose items list would be over the API's per-event limit keeps the items that fit
+ * (from the start) and `<list>_omitted: n`; each line left out is reported as omitted (its amount
+ * stays in the event's revenue). `itemRows[i]` is the line that made `items[i]`.
+ */
+export function fitItems(event: ImportEvent, list: string, itemRows: Row[], what: string): RowReject[] {
+  const props = event.properties as Record<string, unknown>;
+  const all = props[list] as unknown[];
+  if (JSON.stringify(event).length <= MAX_EVENT_CHARS || all.length <= 1) return [];
+  const perItem = JSON.stringify(all).length / all.length;
+  let keep = Math.max(1, Math.floor(all.length - (JSON.stringify(event).length - MAX_EVENT_CHARS + 64) / perItem));
+  const set = () => {
+    props[list] = all.slice(0, keep);
+    props[`${list}_omitted`] = all.length - keep;
+  };
+  set();
+  while (JSON.stringify(event).length > MAX_EVENT_CHARS && keep > 1) {
+    keep--;
+    set();
+  }
+  return itemRows.slice(keep).map((r) => ({
+    file: r.file,
+    line: r.line,
+    text: r.text,
+    reason: `left out of ${list}[] of ${what}: the event would be over the API's 32 KB limit (its amount is in the revenue)`,
+    omitted: true,
+  }));
+}
+
+/** Turns a checked mapping file into a Mapping; `baseDir` is where lookup files are found. */
+export function compileMapping(m: MappingFile, baseDir = process.cwd()): Mapping {
   const reader: ReaderOptions =
     m.format === "jsonl"
       ? { format: "jsonl" }
       : m.format === "whitespace"
         ? { format: "whitespace", header: m.header ?? !m.columns, columns: m.columns }
         : { format: "csv", delimiter: m.format === "tsv" ? "\t" : (m.delimiter ?? ","), header: m.header ?? true, columns: m.columns };
+
+  const lookups = new Map<string, LookupTable>();
 
   const eventName = (row: Row): string | undefined => {
     if (typeof m.event === "string" || m.event === undefined) return m.event;
@@ -211,7 +334,11 @@ export function compileMapping(m: MappingFile): Mapping {
     if (m.type === "identify") event.traits = readFields(first, m.traits);
     else {
       const properties = readFields(first, m.properties);
-      if (m.group) properties[m.group.into] = rows.map((r) => readFields(r, m.group!.items));
+      if (m.group) {
+        properties[m.group.into] = rows.map((r) => readFields(r, m.group!.items));
+        const lineTotal = m.group.lineTotal;
+        if (lineTotal) properties.revenue = Math.round(rows.reduce((sum, r) => sum + (readValue(r, asNumber(lineTotal)) as number), 0) * 100) / 100;
+      }
       event.properties = properties;
     }
     return event;
@@ -222,10 +349,35 @@ export function compileMapping(m: MappingFile): Mapping {
     description: m.description,
     reader,
     extensions: m.extensions ?? (m.format === "jsonl" ? ["jsonl", "ndjson"] : m.format === "tsv" ? ["tsv"] : m.format === "csv" ? ["csv"] : []),
-    group: m.group ? { key: (row) => text(field(row, m.group!.by)) || undefined, idleRows: m.group.idleRows } : undefined,
+    group: m.group ? { key: (row) => text(field(row, m.group!.by)) || undefined } : undefined,
+    async init() {
+      for (const [name, spec] of Object.entries(m.join ?? {})) lookups.set(name, await loadLookup(name, spec, baseDir));
+    },
+    prepare(row) {
+      if (!m.join && !m.filter) return row;
+      try {
+        let record = row.record;
+        for (const [name, spec] of Object.entries(m.join ?? {})) {
+          const table = lookups.get(name);
+          if (!table) throw new Error(`join ${name}: the lookup file was not loaded (call init first)`);
+          const value = text(field(row, spec.on));
+          const match = table.rows.get(value);
+          if (!match && spec.required) throw new RowError(`join ${name}: no row of ${table.file} has ${spec.key} = "${value}"`);
+          record = { ...record, [name]: match ?? {} };
+        }
+        const joined = record === row.record ? row : { ...row, record };
+        for (const f of m.filter ?? []) if (!compare(joined, f)) return "filtered";
+        return joined;
+      } catch (err) {
+        if (err instanceof RowError) return { reject: err.message };
+        throw err;
+      }
+    },
     map(rows) {
       try {
-        return { events: [{ line: rows[0]!.line, event: mapRows(rows) }], rejects: [] };
+        const event = mapRows(rows);
+        const omitted = m.group ? fitItems(event, m.group.into, rows, `group ${text(field(rows[0]!, m.group.by))}`) : [];
+        return { events: [{ line: rows[0]!.line, event }], rejects: omitted };
       } catch (err) {
         if (err instanceof RowError) return reject(rows, err.message);
         throw err;

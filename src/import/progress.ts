@@ -4,12 +4,18 @@ export type ImportStats = {
   events: number;
   accepted: number;
   duplicates: number;
+  /** Lines that could not be used (reject file). */
   rejected: number;
+  /** Good lines left out of an event by a size limit (omitted file), apart from rejected ones. */
+  omitted: number;
+  /** Lines the mapping's filter left out. */
+  filtered: number;
+  /** Events outside --since/--until. */
   skipped: number;
   batches: number;
 };
 
-export const emptyStats = (): ImportStats => ({ rows: 0, events: 0, accepted: 0, duplicates: 0, rejected: 0, skipped: 0, batches: 0 });
+export const emptyStats = (): ImportStats => ({ rows: 0, events: 0, accepted: 0, duplicates: 0, rejected: 0, omitted: 0, filtered: 0, skipped: 0, batches: 0 });
 
 export type ProgressOptions = {
   totalBytes: number;

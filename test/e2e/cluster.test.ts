@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createLogger } from "../../src/log/logger";
 import { createRedis } from "../../src/redis/connection";
 import { entryEvents } from "../../src/streams/event-log";
@@ -9,6 +9,9 @@ import { startRedisCluster, type TestRedisCluster } from "../support/redis-clust
 import { testConfig } from "../support/test-config";
 import { waitFor } from "../support/wait-for";
 import { flowSuite } from "./flow.suite";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 let cluster: TestRedisCluster;
 

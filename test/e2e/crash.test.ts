@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test";
 import type { Subprocess } from "bun";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config";
@@ -6,6 +6,9 @@ import { ingestHarness } from "../support/ingest-harness";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { testEnv } from "../support/test-config";
 import { waitFor } from "../support/wait-for";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 let redis: TestRedis;
 let env: Record<string, string>;

@@ -138,7 +138,7 @@ test("events, identity links and dead-letter replays do not bring an erased cust
   const raw = JSON.stringify({ type: "track", userId: ada.userId, event: "Order Completed", messageId: crypto.randomUUID(), timestamp: new Date().toISOString(), receivedAt: new Date().toISOString(), properties: { phone: ada.phone } });
   await h.deps.queues["dead-letter"].add("clean/batch", { queue: "clean", jobName: "batch", jobId: "late-1", data: { partition, events: [{ messageId: "late-1", json: raw }] }, reason: "boom", attemptsMade: 1, failedAt: new Date().toISOString() }, { jobId: "dl-clean-late-1" });
   const replay = await call("POST", "/admin/dead-letters/replay", {}, TEST_KEYS.admin);
-  expect(replay.body).toEqual({ replayed: 0, skipped: [{ id: "dl-clean-late-1", reason: "erased customer: not replayed, removed" }] });
+  expect(replay.body).toEqual({ replayed: 0, skipped: [{ id: "dl-clean-late-1", reason: "erased customer: not replayed, removed" }], unknown: [] });
 
   expect((await call("GET", `/clients/${ada.userId}`)).status).toBe(404);
   expect((await call("GET", `/clients/${ada.device}`)).status).toBe(404);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { sharedDataDir } from "../../scripts/lib/shared-data";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +11,9 @@ import { evaluateDataset } from "../../src/eval/run-eval";
 import { createLogger } from "../../src/log/logger";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { TEST_MODEL_CACHE_DIR } from "../support/test-config";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 const CHROMIUM = "/usr/bin/chromium";
 const DATA_ROOT = sharedDataDir();

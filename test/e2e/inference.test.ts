@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import type { Config } from "../../src/config";
 import { createLogger } from "../../src/log/logger";
 import { startWorkers, type WorkerRuntime } from "../../queues/worker-runtime";
@@ -8,6 +8,9 @@ import { ingestHarness } from "../support/ingest-harness";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { TEST_KEYS, testConfig } from "../support/test-config";
 import { waitFor } from "../support/wait-for";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 const DAY = 86_400_000;
 let redis: TestRedis;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { rmSync } from "node:fs";
 import { createApp } from "../../src/api/app";
 import { buildAppDeps } from "../../src/api/build-deps";
@@ -17,6 +17,9 @@ import { startWorkers, type WorkerRuntime } from "../../queues/worker-runtime";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { TEST_KEYS, testConfig } from "../support/test-config";
 import { waitFor } from "../support/wait-for";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 let redis: TestRedis;
 let config: Config;

@@ -1,10 +1,13 @@
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { afterEach, beforeEach, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { openEmbeddedStore, type EmbeddedStore } from "../../src/memory/embedded-store";
 import type { MemoryPoint } from "../../src/memory/memory-store";
 import { pointId } from "../../src/memory/point-id";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 // A second OS process on the same data folder, driven one JSON command per line.
 const CHILD = `

@@ -1,11 +1,14 @@
 import { Database } from "bun:sqlite";
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EmbeddedStore, openEmbeddedStore } from "../../src/memory/embedded-store";
 import { pointId, uuidToBytes } from "../../src/memory/point-id";
 import { CONTRACT_META, memoryStoreContract } from "./memory-store.contract";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 let dataDir = "";
 beforeEach(() => {

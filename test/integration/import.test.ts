@@ -1,5 +1,5 @@
 import { sharedDataDir } from "../../scripts/lib/shared-data";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +9,8 @@ import { createApiClient } from "../../src/import/api-client";
 import { builtinMappings } from "../../src/import/builtin-mappings";
 import { runImport, type ImportOptions } from "../../src/import/import-run";
 import { httpLagProbe } from "../../src/import/lag-probe";
-import { loadMappingFile, type Mapping } from "../../src/import/mapping";
+import { compileMapping, loadMappingFile, mappingFileSchema, type Mapping } from "../../src/import/mapping";
+import { importMessageId } from "../../src/import/message-id";
 import { listInputFiles } from "../../src/import/read-rows";
 import { createLogger } from "../../src/log/logger";
 import { startWorkers, type WorkerRuntime } from "../../queues/worker-runtime";
@@ -17,6 +18,9 @@ import { ingestHarness } from "../support/ingest-harness";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { TEST_KEYS, testConfig } from "../support/test-config";
 import { waitFor } from "../support/wait-for";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 const DATA = sharedDataDir();
 let redis: TestRedis;
@@ -156,7 +160,8 @@ describe("idempotence and resume", () => {
     const cp = await waitFor(() => (existsSync(checkpoint) ? JSON.parse(readFileSync(checkpoint, "utf8")) : undefined), 30_000, "a checkpoint");
     await waitFor(() => {
       const c = JSON.parse(readFileSync(checkpoint, "utf8"));
-      return Object.values(c.files).some((f: any) => f.line > 500);
+      // A grouped mapping's checkpoint counts units (invoices) done.
+      return c.groups?.units > 20;
     }, 30_000, "some progress");
     child.kill("SIGKILL");
     await child.exited;
@@ -172,9 +177,8 @@ describe("idempotence and resume", () => {
     expect(await second.exited).toBe(0);
     const summary = JSON.parse(out.trim().split("\n").pop()!);
     expect(summary.isComplete).toBe(true);
-    // resumed after the checkpoint: rows read are fewer than the whole input
-    const doneBefore = Object.values(atKill.files).reduce((n: number, f: any) => n + f.line, 0);
-    expect(doneBefore).toBeGreaterThan(0);
+    // resumed after the checkpoint: the units done before the kill are not sent again
+    expect(atKill.groups.units).toBeGreaterThan(0);
     expect(summary.accepted + storedAtKill.size).toBe(expected.length);
     // only batches in flight at the kill (after the checkpoint) are sent again
     expect(summary.duplicates).toBeLessThanOrEqual(2 * 5 + 1);
@@ -182,7 +186,7 @@ describe("idempotence and resume", () => {
     const stored = await storedByMessageId();
     for (const e of expected) expect(stored.get(e.messageId)?.length).toBe(1);
     const finalCp = JSON.parse(readFileSync(checkpoint, "utf8"));
-    expect(Object.values(finalCp.files).every((f: any) => f.done)).toBe(true);
+    expect(finalCp.groups).toMatchObject({ done: true, buckets: 1 });
 
     // a third run finds everything done
     const third = cli();
@@ -254,4 +258,67 @@ describe("back-pressure and retries", () => {
       fake.stop(true);
     }
   }, 20_000);
+});
+
+describe("grouped files in any order", () => {
+  /** Online Retail lines of a few days, shuffled (seeded): invoices' lines scattered over the file. */
+  function shuffledReceipts(days: string[]): { path: string; lines: number } {
+    const body = days.flatMap((d) => readFileSync(`${DATA}/online-retail/by-day/${d}.csv`, "utf8").trim().split("\n").slice(1));
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = body.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [body[i], body[j]] = [body[j]!, body[i]!];
+    }
+    const path = join(dir, "shuffled-receipts.csv");
+    writeFileSync(path, `InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n${body.join("\n")}\n`);
+    return { path, lines: body.length };
+  }
+
+  const receipts = compileMapping(
+    mappingFileSchema.parse({
+      name: "shuffled-receipts",
+      format: "csv",
+      event: "Order Completed",
+      userId: "CustomerID",
+      timestamp: { column: "InvoiceDate", format: "datetime", timezone: "Europe/London" },
+      properties: { order_id: "InvoiceNo", currency: { value: "GBP" } },
+      filter: [{ column: "Quantity", op: ">", value: 0 }],
+      group: {
+        by: "InvoiceNo",
+        items: { product_id: "StockCode", name: "Description", price: { column: "UnitPrice", type: "number", required: true }, quantity: { column: "Quantity", type: "integer", required: true } },
+      },
+    }),
+  );
+
+  test("a shuffled receipt file: one event per invoice, no line lost: items + rejected + omitted + filtered = lines", async () => {
+    const { path, lines } = shuffledReceipts(["2010-12-01", "2010-12-02", "2010-12-03", "2010-12-05", "2010-12-06"]);
+    const rejectsPath = join(dir, "shuffled.rejects.jsonl");
+    const s = await run(receipts, path, { rejectsPath });
+    const invoices = new Map<string, number>();
+    for (const line of readFileSync(path, "utf8").trim().split("\n").slice(1)) {
+      const [invoice, , , quantity, , , customer] = line.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((f) => f.replace(/,$/, ""));
+      if (Number(quantity) > 0 && customer) invoices.set(invoice!, (invoices.get(invoice!) ?? 0) + 1);
+    }
+    expect(lines).toBeGreaterThan(10_000);
+    expect(s.rows).toBe(lines);
+    expect(s.events).toBe(invoices.size);
+    expect(s.accepted).toBe(invoices.size);
+    expect(s.duplicates).toBe(0);
+    // Every kept line is an item of its invoice's one event, or in the reject or omitted file.
+    const stored = await storedByMessageId();
+    const ours = [...invoices.keys()].map((invoice) => {
+      const copies = stored.get(importMessageId("shuffled-receipts", path, `group\u0000${invoice}`)) ?? [];
+      expect(copies.length).toBe(1);
+      return copies[0];
+    });
+    const items = ours.reduce((n, e) => n + e.properties.products.length, 0);
+    expect(items + s.rejected + s.omitted + s.filtered).toBe(lines);
+    for (const e of ours) expect(e.properties.products.length + (e.properties.products_omitted ?? 0)).toBe(invoices.get(e.properties.order_id));
+    expect(readRejects(rejectsPath).length).toBe(s.rejected);
+
+    // Grouped through bucket files (a memory budget far below the file): the same events.
+    const again = await run(receipts, path, { groupMemoryBytes: 64 * 1024 });
+    expect(again).toMatchObject({ events: invoices.size, accepted: 0, duplicates: invoices.size, rejected: s.rejected, filtered: s.filtered });
+  }, 120_000);
 });

@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { ingestHarness } from "../support/ingest-harness";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { TEST_KEYS, testConfig } from "../support/test-config";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 let redis: TestRedis;
 let h: Awaited<ReturnType<typeof ingestHarness>>;
@@ -160,5 +163,17 @@ describe("auth", () => {
     const read = await h.post("/events", a, { key: TEST_KEYS.read });
     expect([none.status, wrong.status, read.status]).toEqual([401, 401, 403]);
     expect(await landed(a.messageId)).toHaveLength(0);
+  });
+});
+
+describe("rejections", () => {
+  test("every rejection carries index, messageId (null when the event had none) and errors", async () => {
+    const res = await h.post("/v1/batch", { batch: [{ type: "track", userId: "u" }, "not an object", track(), { type: "track", userId: "u", messageId: "bad-2" }] });
+    expect(res.status).toBe(200);
+    expect(res.body.rejected).toEqual([
+      { index: 0, messageId: null, errors: [expect.objectContaining({ path: "event" })] },
+      { index: 1, messageId: null, errors: [{ path: "", message: "each event must be a JSON object" }] },
+      { index: 3, messageId: "bad-2", errors: [expect.objectContaining({ path: "event" })] },
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { sharedData } from "../../scripts/lib/shared-data";
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,9 @@ import { createMemoryStore } from "../../src/memory/create-memory-store";
 import type { MemoryStore } from "../../src/memory/memory-store";
 import { eventPoint } from "../../src/memory/event-point";
 import { TEST_MODEL_CACHE_DIR } from "../support/test-config";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 /**
  * Does the vector memory find what a person would call relevant? Real invoice lines of the UCI

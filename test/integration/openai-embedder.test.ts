@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { configSchema } from "../../src/config/schema";
 import { createCircuitBreaker } from "../../src/inference/circuit-breaker";
 import { createEmbedder } from "../../src/embeddings/create-embedder";
@@ -6,6 +6,9 @@ import { UpstreamError } from "../../src/errors/upstream-error";
 import { UpstreamTimeoutError } from "../../src/errors/upstream-timeout-error";
 import { createOpenAICompatibleEmbedder, type EmbedOutcome, type OpenAICompatibleEmbedderOptions } from "../../src/embeddings/openai-compatible";
 import { startFakeOpenAI, type FakeOpenAI } from "../support/fake-openai";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 let fake: FakeOpenAI;
 let outcomes: EmbedOutcome[];

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import Redis from "ioredis";
 import { customerDirection } from "../../src/memory/customer-vector";
 import type { MemoryPoint } from "../../src/memory/memory-store";
@@ -10,6 +10,9 @@ import { keyspace } from "../../src/redis/keys";
 import { startFaultProxy, type FaultProxy } from "../support/fault-proxy";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { CONTRACT_META, expectSameCustomerVector, memoryStoreContract, recomputedCustomerVector } from "./memory-store.contract";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 const url = Bun.env.QDRANT_URL;
 const apiKey = Bun.env.QDRANT_API_KEY;

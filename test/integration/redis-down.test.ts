@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test";
 import { ingestHarness } from "../support/ingest-harness";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { testConfig } from "../support/test-config";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 let redis: TestRedis;
 let h: Awaited<ReturnType<typeof ingestHarness>>;

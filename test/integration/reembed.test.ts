@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { afterEach, beforeEach, expect, test, setDefaultTimeout } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +9,9 @@ import { openEmbeddedStore } from "../../src/memory/embedded-store";
 import type { MemoryPoint } from "../../src/memory/memory-store";
 import { pointId } from "../../src/memory/point-id";
 import { reembedEmbedded, type ReembedProgress } from "../../src/memory/reembed-embedded";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 /** A real (if tiny) embedder: each text maps to a fixed unit vector derived from its hash. */
 function hashEmbedder(modelId: string, dimensions: number): Embedder & { calls: number } {

@@ -1,10 +1,13 @@
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { afterEach, beforeEach, expect, test, setDefaultTimeout } from "bun:test";
 import { createCircuitBreaker, type CircuitBreaker } from "../../src/inference/circuit-breaker";
 import { fallbackStrategy } from "../../src/inference/fallback-playbook";
 import { retentionStrategySchema } from "../../src/inference/strategy-schema";
 import { createStrategyWriter, type StrategyOutcome, type StrategyWriterOptions } from "../../src/inference/strategy-writer";
 import { startFakeOpenAI, type FakeOpenAI } from "../support/fake-openai";
 import { strategyContext, validStrategy } from "../support/strategy-fixtures";
+
+// Real processes start in the hooks: the timeout is here so `bun test <this file>` alone finds it.
+setDefaultTimeout(120_000);
 
 let fake: FakeOpenAI;
 let outcomes: StrategyOutcome[];

@@ -158,7 +158,7 @@ export function adminRoutes(deps: AppDeps) {
           tags: ["admin"],
           security: [{ bearer: [] }],
           requestBody: { required: false, content: { "application/json": { schema: z.toJSONSchema(replayRequestSchema) as Record<string, unknown>, example: { ids: ["dl-clean-42"] } } } },
-          responses: { 200: { description: "replayed", content: { "application/json": { example: { replayed: 1, skipped: [] } } } } },
+          responses: { 200: { description: "replayed; `unknown` lists ids that are no dead letter", content: { "application/json": { example: { replayed: 1, skipped: [], unknown: [] } } } } },
         },
       },
     )

@@ -1,4 +1,7 @@
 import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { eventTypes, segmentEventSchema, type EventType } from "../../../pipelines/segment";
 
@@ -27,7 +30,8 @@ const resultSchema = {
       type: "array",
       items: {
         type: "object",
-        properties: { index: { type: "integer" }, messageId: { type: "string" }, errors: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } } },
+        required: ["index", "messageId", "errors"],
+        properties: { index: { type: "integer" }, messageId: { type: ["string", "null"], description: "the event's own; null when it carried none" }, errors: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } } },
       },
     },
   },
@@ -74,11 +78,42 @@ function ingestPaths() {
   return paths;
 }
 
+// The reference UI comes from the pinned swagger-ui-dist package and is served by the API
+// itself, so /docs works behind a firewall (nothing is fetched from a CDN).
+const swaggerUiDir = dirname(Bun.resolveSync("swagger-ui-dist/package.json", import.meta.dir));
+const swaggerUiVersion = (JSON.parse(readFileSync(join(swaggerUiDir, "package.json"), "utf8")) as { version: string }).version;
+const ASSETS = "/docs/assets";
+const assetTypes: Record<string, string> = {
+  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+  "swagger-ui.css": "text/css; charset=utf-8",
+};
+
+function docsAssets() {
+  // The version in the path lets browsers keep the files for a long time.
+  return new Elysia().get(`${ASSETS}/${swaggerUiVersion}/:file`, ({ params, status }) => {
+    const type = assetTypes[params.file];
+    if (!type) return status(404, { error: "not_found", message: `no docs asset ${params.file}` });
+    return new Response(Bun.file(join(swaggerUiDir, params.file)), {
+      headers: { "content-type": type, "cache-control": "public, max-age=31536000, immutable" },
+    });
+  }, { detail: { hide: true } });
+}
+
 /** OpenAPI document at /docs/json and a reference UI at /docs. */
 export function docsRoutes() {
+  return new Elysia().use(docsAssets()).use(openApiRoutes());
+}
+
+function openApiRoutes() {
   return openapi({
     path: "/docs",
     specPath: "/docs/json",
+    provider: "swagger-ui",
+    swagger: {
+      version: swaggerUiVersion,
+      cdn: `${ASSETS}/${swaggerUiVersion}/swagger-ui-bundle.js`,
+      theme: `${ASSETS}/${swaggerUiVersion}/swagger-ui.css`,
+    },
     mapJsonSchema: { zod: (schema: z.ZodType) => jsonSchema(schema) },
     exclude: { paths: [/^\/admin\/queues\/\*/] },
     documentation: {

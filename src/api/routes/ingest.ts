@@ -8,7 +8,8 @@ import { ingestEventCount } from "../rate-limit";
 import { readJsonBody } from "../read-json-body";
 import type { AppDeps } from "../deps";
 
-export type Rejection = { index: number; messageId?: string; errors: FieldError[] };
+/** messageId: the event's own, null when it carried none (one is made up only for accepted events). */
+export type Rejection = { index: number; messageId: string | null; errors: FieldError[] };
 export type IngestResult = { accepted: number; duplicates: number; rejected: Rejection[] };
 
 export function ingestRoutes(deps: AppDeps) {
@@ -35,7 +36,7 @@ export function ingestRoutes(deps: AppDeps) {
       if (prepared.ok) good.push({ event: prepared.event, json: prepared.json });
       else {
         if (prepared.tooLarge) oversize++;
-        rejected.push({ index, messageId: prepared.messageId, errors: prepared.errors });
+        rejected.push({ index, messageId: prepared.messageId ?? null, errors: prepared.errors });
       }
     });
     const appended = good.length ? await eventLog.append(good) : [];

@@ -5,7 +5,7 @@ import { enqueueScores, isScoreJobId, type InferenceJob } from "../../../queues/
 import { queueNames, queueOptions } from "../../../queues/names";
 import { idTextSchema } from "../../../pipelines/segment";
 import { CustomerNotFoundError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from "../../errors";
-import { createRedis } from "../../redis/connection";
+import { bullmqErrorListener, createRedis } from "../../redis/connection";
 import { insightSchema } from "../../inference/insight-schema";
 import { authorize } from "../auth";
 import type { AppDeps } from "../deps";
@@ -46,7 +46,8 @@ export function signalRoutes(deps: AppDeps) {
   // Waiting needs a blocking reader of its own, opened on the first ?wait=true.
   const queueEvents = async () => {
     if (!events) {
-      events = new QueueEvents(queueNames.inference, { ...queueOptions(config, queueNames.inference, createRedis(config, "worker")) });
+      events = new QueueEvents(queueNames.inference, { ...queueOptions(config, queueNames.inference, createRedis(config, "worker", deps.log)) });
+      events.on("error", bullmqErrorListener(deps.log, "inference queue events"));
       await events.waitUntilReady();
     }
     return events;
