@@ -5,10 +5,10 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadCdnow } from "../../bench/lib/load-cdnow";
-import { loadOnlineRetail, parseCsvLine } from "../../bench/lib/load-online-retail";
-import { loadRetailItemHistories } from "../../bench/lib/load-retail-items";
-import { loadTaobaoHistories } from "../../bench/lib/load-taobao";
+import { loadCdnow } from "./loaders/load-cdnow";
+import { loadOnlineRetail, parseCsvLine } from "./loaders/load-online-retail";
+import { loadRetailItemHistories } from "./loaders/load-retail-items";
+import { loadTaobaoHistories } from "./loaders/load-taobao";
 import type { CustomerHistory } from "../../pipelines/churn-features";
 import type { RecHistory, RecKind } from "../../pipelines/recommend";
 
