@@ -8,19 +8,18 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { defineCommand, runMain } from "citty";
 import { createApiClient, ImportFatalError } from "../src/import/api-client";
-import { builtinMappings } from "../src/import/builtin-mappings";
+import { builtinMappings, resolveMapping } from "../src/import/builtin-mappings";
 import { runImport } from "../src/import/import-run";
 import { httpLagProbe, redisLagProbe, type LagProbe } from "../src/import/lag-probe";
-import { loadMappingFile, type Mapping } from "../src/import/mapping";
+import type { Mapping } from "../src/import/mapping";
 import { listInputFiles } from "../src/import/read-rows";
 
 const env = process.env;
 const dataDir = env.LIFELINE_DATA_DIR ?? "./data";
 
-function resolveMapping(nameOrFile: string): Mapping {
-  const builtin = builtinMappings[nameOrFile];
-  if (builtin) return builtin;
-  if (existsSync(nameOrFile)) return loadMappingFile(nameOrFile);
+function mappingNamed(nameOrFile: string): Mapping {
+  const mapping = resolveMapping(nameOrFile);
+  if (mapping) return mapping;
   throw new ImportFatalError(`--mapping ${nameOrFile}: not a built-in mapping (${Object.keys(builtinMappings).join(", ")}) nor a mapping file`);
 }
 
@@ -80,7 +79,7 @@ const main = defineCommand({
     progress: { type: "boolean", default: true, description: "progress bar on stderr", negativeDescription: "no progress bar" },
   },
   async run({ args }) {
-    const mapping = resolveMapping(args.mapping);
+    const mapping = mappingNamed(args.mapping);
     const input = args.input || (mapping.defaultInput && join(args["data-root"] || sharedDataDir(), mapping.defaultInput));
     if (!input) throw new ImportFatalError("name the file, folder or glob to import");
     const files = listInputFiles(input, mapping.extensions);
