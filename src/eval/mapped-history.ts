@@ -31,7 +31,7 @@ export type MappedHistories = {
   customers: Map<string, MappedCustomer>;
   /** The customer an event (as the mapping made it) belongs to. */
   customerOf(event: Record<string, unknown>): string;
-  /** events the API would accept and the workers keep */
+  /** events the API would accept and the workers keep (a repeated order or product event counted once) */
   events: number;
   /** events the API would refuse or the workers drop (counted, left out) */
   unusable: number;
@@ -59,16 +59,18 @@ export async function readMappedHistories(mapping: Mapping, files: string[], lim
     const cleaned = prepared.ok ? cleanEvent(prepared.event) : undefined;
     if (!cleaned?.ok) return void unusable++;
     const e = cleaned.event;
-    // The system stores one event per messageId.
-    if (seen.has(e.messageId)) return;
-    seen.add(e.messageId);
+    const kind = ITEM_KIND[e.name];
+    // The system stores one event per messageId; only the events kept here need remembering.
+    if (kind) {
+      if (seen.has(e.messageId)) return;
+      seen.add(e.messageId);
+    }
     events++;
     if (e.ts < firstEventMs) firstEventMs = e.ts;
     if (e.ts > lastEventMs) lastEventMs = e.ts;
     // The first link wins, as in the workers' identity stitching.
     const linkedFrom = e.type === "alias" ? e.properties.previousId : e.anonymousId;
     if (e.userId && typeof linkedFrom === "string" && linkedFrom !== e.userId && !links.has(linkedFrom)) links.set(linkedFrom, e.userId);
-    const kind = ITEM_KIND[e.name];
     if (!kind) return;
     const key = e.userId ?? ANONYMOUS_PREFIX + e.anonymousId;
     const customer = byKey.get(key) ?? byKey.set(key, { purchases: [], items: [] }).get(key)!;
