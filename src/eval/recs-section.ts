@@ -16,7 +16,7 @@ export function recsSection(ctx: EvalContext): Pick<EvalReport, "recs"> {
   const lifeline = scoreRecs("lifeline", "Lifeline", split, lifelineLists);
   const pop = scoreRecs("most-popular", "Most popular", split, split.cases.map((c) => popular(c.customer)));
   const co = scoreRecs("cooccurrence", "Item co-occurrence (cosine)", split, split.cases.map((c) => cooc(c.customer)));
-  const reference = ctx.run.reference?.recs;
+  const { reference } = ctx.run;
   return {
     recs: {
       k: K,
