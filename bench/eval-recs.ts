@@ -7,9 +7,10 @@
  * targets. HR@10 = share of evaluated customers with a target in their top 10; NDCG@10 with
  * binary relevance; coverage = share of the pre-cutoff catalogue shown to anyone.
  *
- * Lifeline's options are tuned by coordinate ascent on a validation split that ends at the
- * cutoff (the horizon before it is the pseudo-future), never on the test window; then the
- * model is refitted on everything before the cutoff. Baselines, fitted on the same data:
+ * Lifeline's options are chosen exactly as a refit chooses them (src/inference/recommender-choice.ts:
+ * presets, then a short coordinate ascent) on a validation split that ends at the cutoff (the
+ * horizon before it is the pseudo-future), never on the test window; then the model is refitted
+ * on everything before the cutoff. Baselines, fitted on the same data:
  * most-popular (distinct buyers) and item co-occurrence (cosine over customers, summed over
  * the customer's items). Writes bench/results/recs-eval.json.
  */
@@ -18,13 +19,12 @@ import { catalogueCoverage, hitRateAtK, meanNdcgAtK, type RankedCase } from "../
 import {
   buildRecommender,
   DAY_MS,
-  defaultRecommenderOptions,
   recommend,
   type RecHistory,
   type Recommender,
-  type RecommenderOptions,
 } from "../pipelines/recommend.ts";
 import { itemCooccurrence, mostPopular, recSplit, type RecSplit } from "../src/eval/rec-scores.ts";
+import { tuneRecommender } from "../src/inference/recommender-choice.ts";
 import { loadRetailItemHistories } from "../src/eval/loaders/load-retail-items.ts";
 import { loadTaobaoHistories } from "../src/eval/loaders/load-taobao.ts";
 import { sharedData } from "../scripts/lib/shared-data.ts";
@@ -85,72 +85,6 @@ function score(split: RecSplit, rank: (customer: RecHistory) => string[]): Score
 
 const lifeline = (model: Recommender) => (customer: RecHistory) => recommend(model, customer, K).map((r) => r.itemId);
 
-/** Options that change the fitted structures need a rebuild; the rest only change scoring. */
-const BUILD_KEYS = [
-  "kindWeights",
-  "profileHalfLifeDays",
-  "popularityHalfLifeDays",
-  "itemNeighbours",
-  "itemSimAlpha",
-  "afterWindowDays",
-  "idfExponent",
-  "itemModel",
-  "easeLambda",
-  "easeMaxItems",
-] as const;
-
-type Candidate = { path: string; values: (number | string)[] };
-const GRID: Candidate[] = [
-  { path: "itemModel", values: ["cosine", "ease"] },
-  { path: "weights.users", values: [0, 0.25, 0.5, 1] },
-  { path: "userNeighbours", values: [20, 40, 80, 160] },
-  { path: "userSimExponent", values: [1, 2] },
-  { path: "voteHalfLifeDays", values: [30, 90, Infinity] },
-  { path: "neighbourSizeExponent", values: [0, 0.3] },
-  { path: "weights.popular", values: [0, 0.1, 0.3] },
-  { path: "weights.after", values: [0, 0.2] },
-  { path: "weights.revisit", values: [0, 0.3, 1, 3] },
-  { path: "easeLambda", values: [100, 400, 1600] },
-  { path: "popularityHalfLifeDays", values: [15, 60] },
-  { path: "profileHalfLifeDays", values: [60, 120, 365] },
-];
-
-function withValue(o: RecommenderOptions, path: string, value: number | string): RecommenderOptions {
-  const [head, leaf] = path.split(".") as [string, string | undefined];
-  if (leaf === undefined) return { ...o, [head]: value };
-  return { ...o, [head]: { ...(o[head as keyof RecommenderOptions] as object), [leaf]: value } };
-}
-
-/** Coordinate ascent on the validation split, objective HR@10 with NDCG@10 as a tie-breaker. */
-function tune(split: RecSplit, log: (line: string) => void): { options: RecommenderOptions; trace: unknown[] } {
-  const models = new Map<string, Recommender>();
-  const modelFor = (o: RecommenderOptions) => {
-    // A zero weight skips building that structure, so it is part of the key too.
-    const key = JSON.stringify([...BUILD_KEYS.map((k) => o[k]), o.weights.items > 0, o.weights.after > 0]);
-    let m = models.get(key);
-    if (!m) models.set(key, (m = buildRecommender(split.train, o)));
-    return { ...m, options: o };
-  };
-  const objective = (s: Scores) => s.hr + 0.25 * s.ndcg;
-  let best = defaultRecommenderOptions;
-  let bestScores = score(split, lifeline(modelFor(best)));
-  const trace: unknown[] = [{ start: true, ...bestScores }];
-  for (const { path, values } of GRID) {
-    for (const value of values) {
-      const o = withValue(best, path, value);
-      if (JSON.stringify(o) === JSON.stringify(best)) continue;
-      const s = score(split, lifeline(modelFor(o)));
-      trace.push({ path, value, hr: s.hr, ndcg: s.ndcg });
-      if (objective(s) > objective(bestScores) + 1e-9) {
-        best = o;
-        bestScores = s;
-        log(`  tune ${path}=${value}: HR@10 ${s.hr.toFixed(3)} NDCG@10 ${s.ndcg.toFixed(4)}`);
-      }
-    }
-  }
-  return { options: best, trace };
-}
-
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 const started = performance.now();
 const results: Record<string, unknown> = {};
@@ -159,7 +93,8 @@ for (const spec of DATASETS) {
   const validation = recSplit(histories, spec.cutoffMs - spec.horizonMs, spec.horizonMs, spec.needsPurchaseBefore);
   const test = recSplit(histories, spec.cutoffMs, spec.horizonMs, spec.needsPurchaseBefore);
   console.log(`\n${spec.name}: validation ${validation.cases.length} customers, test ${test.cases.length} customers`);
-  const { options, trace } = tune(validation, console.log);
+  const { options, choice } = tuneRecommender(validation, spec.cutoffMs - spec.horizonMs, spec.horizonMs / DAY_MS);
+  console.log(`  chosen ${choice.chosen}: ${choice.reason}`);
   const buildStarted = performance.now();
   const model = buildRecommender(test.train, options);
   const buildMs = performance.now() - buildStarted;
@@ -185,7 +120,7 @@ for (const spec of DATASETS) {
     buildMs,
     topTenSources: sources,
     tunedOptions: options,
-    tuningTrace: trace,
+    choice,
     ...(spec.reference ? { reference: spec.reference } : {}),
   };
 }

@@ -4,6 +4,8 @@
  * parameters, the neighbours' outcome rate) are passed in.
  */
 import { DAY_MS, expectedPurchases, pAlive, pNoPurchase, repeatSummary, WEEK_MS, type BgnbdParams } from "./bgnbd.ts";
+import { activityKind, type ActivityKind } from "./activity-kinds.ts";
+import type { RecoveryKind, SignalKind } from "./explicit-signals.ts";
 
 export type ChurnStage = "pre_conversion" | "conversion" | "post_conversion" | "churn_signal";
 
@@ -12,13 +14,31 @@ export type ChurnStage = "pre_conversion" | "conversion" | "post_conversion" | "
  * are optional: when a source does not carry them the basket features are NaN (unknown).
  */
 export type HistoryPurchase = { ts: number; amount: number; messageId: string; quantity?: number; products?: string[] };
-export type HistoryEvent = { ts: number; messageId: string; type: string; name: string; stage: ChurnStage };
+/**
+ * One event. Churn-signal events carry their `signal` kind (and what the customer said, `detail`);
+ * events that take a signal back carry their `recovery` kind.
+ */
+export type HistoryEvent = {
+  ts: number;
+  messageId: string;
+  type: string;
+  name: string;
+  stage: ChurnStage;
+  signal?: SignalKind;
+  recovery?: RecoveryKind;
+  detail?: string;
+};
+
+/** Events per UTC day (epoch day number): all of them, and by engagement kind. */
+export type ActivityDay = { day: number; any: number } & Partial<Record<ActivityKind, number>>;
 
 export type CustomerHistory = {
   customerId: string;
   firstSeenMs: number;
   purchases: HistoryPurchase[];
   events: HistoryEvent[];
+  /** Day by day, oldest first; absent when the source keeps no engagement (the engagement features are then unknown). */
+  activity?: ActivityDay[];
 };
 
 /** A customer event cited as evidence; `type` is the event's type, `name` its event name. */
@@ -53,12 +73,6 @@ export const FEATURE_NAMES = [
   "days_since_last_activity",
   "activity_recent_window",
   "stage_changes",
-  "is_in_churn_signal_stage",
-  "churn_signals",
-  "cancellations",
-  "complaints",
-  "downgrades",
-  "failed_payments",
   "bgnbd_p_alive",
   "bgnbd_expected_purchases",
   "bgnbd_p_no_purchase",
@@ -76,65 +90,71 @@ export const FEATURE_NAMES = [
   "distinct_products",
   "products_per_order",
   "repeat_product_share",
-  "refunds",
+  "days_since_first_purchase",
+  "active_days_recent_window",
+  "views_recent_window",
+  "views_trend",
+  "days_since_last_view",
+  "carts_recent_window",
+  "carts_without_order",
+  "searches_recent_window",
+  "support_recent_window",
+  "messages_recent_window",
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
 
-/** How a marketer reads each feature; `up` is said when it pushes risk up, `down` when it lowers it. */
-export const FEATURE_WORDING: Record<FeatureName, { up: string; down: string }> = {
-  recency_days: { up: "Has not bought for a long time", down: "Bought recently" },
-  frequency: { up: "Has bought only a few times", down: "Buys often (many orders so far)" },
-  monetary_avg: { up: "Small average order value", down: "High average order value" },
-  monetary_total_log: { up: "Low total spend to date", down: "High total spend to date" },
-  tenure_days: { up: "Customer relationship is young (or long-dormant)", down: "Long-standing customer" },
-  ipt_mean_days: { up: "Usually waits a long time between orders", down: "Usually reorders quickly" },
-  ipt_cv: { up: "Irregular buying rhythm", down: "Regular buying rhythm" },
-  overdue_ratio: { up: "Overdue compared with their usual reorder interval", down: "Within their usual reorder interval" },
-  purchases_recent_window: { up: "Few orders in the latest period", down: "Several orders in the latest period" },
-  engagement_trend: { up: "Buying less than in the period before", down: "Buying more than in the period before" },
-  spend_trend: { up: "Spending less than in the period before", down: "Spending more than in the period before" },
-  last_amount_ratio: { up: "Last order smaller than usual", down: "Last order larger than usual" },
-  days_since_last_activity: { up: "No activity of any kind for a while", down: "Active recently" },
-  activity_recent_window: { up: "Little recent activity", down: "Plenty of recent activity" },
-  stage_changes: { up: "Lifecycle stage history points to risk", down: "Stable lifecycle history" },
-  is_in_churn_signal_stage: { up: "Latest lifecycle stage is a churn signal", down: "Latest lifecycle stage is healthy" },
-  churn_signals: { up: "Has sent churn signals", down: "No churn signals" },
-  cancellations: { up: "Has cancelled", down: "No cancellations" },
-  complaints: { up: "Has complained", down: "No complaints" },
-  downgrades: { up: "Has downgraded", down: "No downgrades" },
-  failed_payments: { up: "Has had failed payments", down: "No failed payments" },
-  bgnbd_p_alive: { up: "Purchase pattern suggests they may have lapsed", down: "Purchase pattern suggests they are still active" },
-  bgnbd_expected_purchases: { up: "Few purchases expected in the coming period", down: "More purchases expected in the coming period" },
-  bgnbd_p_no_purchase: { up: "Likely to make no purchase in the coming period", down: "Likely to buy again in the coming period" },
-  neighbour_churn_rate: { up: "Similar customers at this stage often lapsed", down: "Similar customers at this stage usually stayed" },
-  recency_tenure_ratio: { up: "Silent for a large part of their time as a customer", down: "Still buying late in their time as a customer" },
-  last_gap_days: { up: "Long wait before their last order", down: "Short wait before their last order" },
-  last_gap_ratio: { up: "Reorder interval is getting longer", down: "Reorder interval is getting shorter" },
-  active_months: { up: "Bought in few distinct months", down: "Bought in many distinct months" },
-  purchases_last_horizon: { up: "Few orders over the last period", down: "Several orders over the last period" },
-  orders_per_month: { up: "Orders rarely", down: "Orders often" },
-  bgnbd_expected_half_horizon: { up: "Unlikely to buy soon", down: "Likely to buy soon" },
-  bgnbd_expected_double_horizon: { up: "Few purchases expected in the longer run", down: "More purchases expected in the longer run" },
-  items_per_order: { up: "Small baskets", down: "Large baskets" },
-  spend_per_item: { up: "Buys at price levels associated with lapsing", down: "Buys at price levels associated with staying" },
-  distinct_products: { up: "Has bought a narrow range of products", down: "Has bought a wide range of products" },
-  products_per_order: { up: "Few different products per order", down: "Many different products per order" },
-  repeat_product_share: { up: "Rarely reorders the same products", down: "Reorders the same products" },
-  refunds: { up: "Has returned or cancelled orders", down: "No returns or cancelled orders" },
+/**
+ * How each feature may move the churn risk: +1 only up as the value grows, −1 only down, 0 either
+ * way. The learned model is constrained to these directions (so an explanation never says "more
+ * orders, hence riskier"); 0 is left to the data where the direction differs between businesses.
+ */
+export const FEATURE_DIRECTION: Record<FeatureName, 1 | -1 | 0> = {
+  recency_days: 1,
+  frequency: -1,
+  monetary_avg: 0,
+  monetary_total_log: -1,
+  tenure_days: 0,
+  ipt_mean_days: 0,
+  ipt_cv: 0,
+  overdue_ratio: 1,
+  purchases_recent_window: -1,
+  engagement_trend: -1,
+  spend_trend: -1,
+  last_amount_ratio: 0,
+  days_since_last_activity: 1,
+  activity_recent_window: -1,
+  stage_changes: 0,
+  bgnbd_p_alive: -1,
+  bgnbd_expected_purchases: -1,
+  bgnbd_p_no_purchase: 1,
+  neighbour_churn_rate: 1,
+  recency_tenure_ratio: 1,
+  last_gap_days: 0,
+  last_gap_ratio: 0,
+  active_months: -1,
+  purchases_last_horizon: -1,
+  orders_per_month: -1,
+  bgnbd_expected_half_horizon: -1,
+  bgnbd_expected_double_horizon: -1,
+  items_per_order: 0,
+  spend_per_item: 0,
+  distinct_products: 0,
+  products_per_order: 0,
+  repeat_product_share: 0,
+  days_since_first_purchase: 0,
+  active_days_recent_window: -1,
+  views_recent_window: -1,
+  views_trend: -1,
+  days_since_last_view: 1,
+  carts_recent_window: 0,
+  carts_without_order: 0,
+  searches_recent_window: 0,
+  support_recent_window: 0,
+  messages_recent_window: -1,
 };
 
-/** Non-signal events recording a return or a cancelled order (counted by `refunds`). */
-const REFUND_EVENT = /refund|return|order cancel/i;
-
-const CHURN_SIGNAL_KINDS = {
-  cancellations: /cancel/i,
-  complaints: /complain|complaint|support ticket|negative feedback|refund request/i,
-  downgrades: /downgrad/i,
-  failed_payments: /payment.*fail|fail.*payment|declin/i,
-} as const;
-
 /** Window (days) of the recent-vs-earlier engagement comparison, tied to the horizon. */
-const trendWindowDays = (horizonDays: number) => Math.max(30, Math.round(horizonDays / 2));
+export const trendWindowDays = (horizonDays: number) => Math.max(30, Math.round(horizonDays / 2));
 
 export function churnFeatures(history: CustomerHistory, asOfMs: number, population: ChurnPopulation): ChurnFeatures {
   const purchases = history.purchases.filter((p) => p.ts < asOfMs).sort((p, q) => p.ts - q.ts);
@@ -173,8 +193,6 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
   const lastActivityMs = Math.max(lastEvent?.ts ?? -Infinity, last?.ts ?? -Infinity, firstSeenMs);
   const recentEvents = events.filter((e) => e.ts >= asOfMs - windowMs);
   const stageEvents = events.filter((e, i) => i === 0 || e.stage !== events[i - 1]!.stage);
-  const signals = events.filter((e) => e.stage === "churn_signal");
-  const signalsOf = (kind: keyof typeof CHURN_SIGNAL_KINDS) => signals.filter((e) => CHURN_SIGNAL_KINDS[kind].test(e.name));
 
   const horizonWeeks = (population.horizonDays * DAY_MS) / WEEK_MS;
   const bg = summary ?? { x: 0, tx: 0, T: 0 };
@@ -198,8 +216,9 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     }
     for (const code of basket) seenProducts.add(code);
   }
-  const refundEvents = events.filter((e) => e.stage !== "churn_signal" && REFUND_EVENT.test(e.name));
   const inLastHorizon = purchases.filter((p) => p.ts >= asOfMs - horizonMs);
+  const engagement = engagementValues(history, asOfMs, trendWindowDays(population.horizonDays), tenureDays, recent.length);
+  const ofKind = (kind: ActivityKind) => events.filter((e) => activityKind(e.type, e.name) === kind).slice(-3).map(citeEvent);
 
   const values: Record<FeatureName, number> = {
     recency_days: recencyDays,
@@ -217,12 +236,6 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     days_since_last_activity: days(asOfMs - lastActivityMs),
     activity_recent_window: recentEvents.length,
     stage_changes: Math.max(0, stageEvents.length - 1),
-    is_in_churn_signal_stage: lastEvent?.stage === "churn_signal" ? 1 : 0,
-    churn_signals: signals.length,
-    cancellations: signalsOf("cancellations").length,
-    complaints: signalsOf("complaints").length,
-    downgrades: signalsOf("downgrades").length,
-    failed_payments: signalsOf("failed_payments").length,
     bgnbd_p_alive: summary ? pAlive(population.bgnbd, bg.x, bg.tx, bg.T) : 0,
     bgnbd_expected_purchases: summary ? expectedPurchases(population.bgnbd, horizonWeeks, bg.x, bg.tx, bg.T) : 0,
     bgnbd_p_no_purchase: summary ? pNoPurchase(population.bgnbd, horizonWeeks, bg.x, bg.tx, bg.T) : 1,
@@ -240,7 +253,8 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     distinct_products: withProducts.length ? seenProducts.size : Number.NaN,
     products_per_order: withProducts.length ? productLines / withProducts.length : Number.NaN,
     repeat_product_share: productLines > 0 ? repeatLines / productLines : Number.NaN,
-    refunds: refundEvents.length,
+    days_since_first_purchase: purchases[0] ? days(asOfMs - purchases[0].ts) : 0,
+    ...engagement,
   };
 
   const purchaseCites = last ? [cite(last)] : [];
@@ -260,12 +274,6 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     days_since_last_activity: lastEvent ? [citeEvent(lastEvent)] : purchaseCites,
     activity_recent_window: recentEvents.slice(-3).map(citeEvent),
     stage_changes: stageEvents.slice(-3).map(citeEvent),
-    is_in_churn_signal_stage: lastEvent ? [citeEvent(lastEvent)] : [],
-    churn_signals: signals.slice(-5).map(citeEvent),
-    cancellations: signalsOf("cancellations").slice(-3).map(citeEvent),
-    complaints: signalsOf("complaints").slice(-3).map(citeEvent),
-    downgrades: signalsOf("downgrades").slice(-3).map(citeEvent),
-    failed_payments: signalsOf("failed_payments").slice(-3).map(citeEvent),
     bgnbd_p_alive: lastFew(purchases, 2),
     bgnbd_expected_purchases: lastFew(purchases, 2),
     bgnbd_p_no_purchase: lastFew(purchases, 2),
@@ -283,9 +291,59 @@ export function churnFeatures(history: CustomerHistory, asOfMs: number, populati
     distinct_products: lastFew(withProducts),
     products_per_order: lastFew(withProducts),
     repeat_product_share: lastFew(withProducts),
-    refunds: refundEvents.slice(-3).map(citeEvent),
+    days_since_first_purchase: purchases[0] ? [cite(purchases[0])] : [],
+    active_days_recent_window: recentEvents.slice(-3).map(citeEvent),
+    views_recent_window: ofKind("views"),
+    views_trend: ofKind("views"),
+    days_since_last_view: ofKind("views").slice(-1),
+    carts_recent_window: ofKind("carts"),
+    carts_without_order: ofKind("carts"),
+    searches_recent_window: ofKind("searches"),
+    support_recent_window: ofKind("support"),
+    messages_recent_window: ofKind("messages"),
   };
   return { values, evidence };
+}
+
+type EngagementFeature =
+  | "active_days_recent_window"
+  | "views_recent_window"
+  | "views_trend"
+  | "days_since_last_view"
+  | "carts_recent_window"
+  | "carts_without_order"
+  | "searches_recent_window"
+  | "support_recent_window"
+  | "messages_recent_window";
+
+/**
+ * Engagement beyond purchases, from whole days before the as-of day (a day's counts cannot be
+ * split at an instant): NaN for every feature when the history keeps no day-by-day activity.
+ */
+function engagementValues(history: CustomerHistory, asOfMs: number, windowDays: number, tenureDays: number, ordersInWindow: number): Record<EngagementFeature, number> {
+  const keys: EngagementFeature[] = ["active_days_recent_window", "views_recent_window", "views_trend", "days_since_last_view", "carts_recent_window", "carts_without_order", "searches_recent_window", "support_recent_window", "messages_recent_window"];
+  if (!history.activity) return Object.fromEntries(keys.map((k) => [k, Number.NaN])) as Record<EngagementFeature, number>;
+  const today = Math.floor(asOfMs / DAY_MS);
+  const days = history.activity.filter((a) => a.day < today);
+  const within = (from: number, to: number) => days.filter((a) => a.day >= today - to && a.day < today - from);
+  const recent = within(0, windowDays);
+  const earlier = within(windowDays, 2 * windowDays);
+  const sum = (list: ActivityDay[], kind: ActivityKind) => list.reduce((s, a) => s + (a[kind] ?? 0), 0);
+  const lastView = days.filter((a) => (a.views ?? 0) > 0).at(-1);
+  const carts = sum(recent, "carts");
+  const viewsNow = sum(recent, "views");
+  const viewsBefore = sum(earlier, "views");
+  return {
+    active_days_recent_window: recent.filter((a) => a.any > 0).length,
+    views_recent_window: viewsNow,
+    views_trend: (viewsNow - viewsBefore) / (viewsNow + viewsBefore + 1),
+    days_since_last_view: lastView ? today - lastView.day : tenureDays,
+    carts_recent_window: carts,
+    carts_without_order: ordersInWindow === 0 ? carts : 0,
+    searches_recent_window: sum(recent, "searches"),
+    support_recent_window: sum(recent, "support"),
+    messages_recent_window: sum(recent, "messages"),
+  };
 }
 
 /** Gaps in days between successive distinct purchase days. */

@@ -100,7 +100,7 @@ export function cleanEvent(
     products,
     ...(money.revenue !== undefined ? { revenue: money.revenue } : {}),
     ...(typeof properties.currency === "string" ? { currency: properties.currency } : {}),
-    stage: lifecycleStage(named.name, stageContext.hasPurchasedBefore, stageContext.rules),
+    stage: lifecycleStage(named.name, stageContext.hasPurchasedBefore, stageContext.rules, properties),
     flags,
   };
   return { ok: true, event: clean, fixes };

@@ -1,13 +1,20 @@
 import { z } from "zod";
 import { normaliseEventName, type EventVocabulary, defaultVocabulary } from "./event-names";
+import { classifySignal } from "./explicit-signals";
 
 export const lifecycleStages = ["pre_conversion", "conversion", "post_conversion", "churn_signal"] as const;
 export type LifecycleStage = (typeof lifecycleStages)[number];
 
-/** Which normalised event names convert a customer and which signal churn. */
+/**
+ * Which normalised event names convert a customer and which signal churn. Beyond the listed
+ * churn signals, any event that `classifySignal` recognises (a cancellation, complaint, failed
+ * payment… under whatever name) is one too, unless it is listed as a conversion or as neutral.
+ */
 export type StageRules = {
   conversions: ReadonlySet<string>;
   churnSignals: ReadonlySet<string>;
+  /** Never churn signals, whatever their name says. */
+  neutral?: ReadonlySet<string>;
 };
 
 /**
@@ -34,10 +41,20 @@ export const defaultStageRules: StageRules = {
  * the conversion when the customer had not converted before — a repeat order is
  * post-conversion behaviour.
  */
-export function lifecycleStage(event: string, hasPurchasedBefore: boolean, rules: StageRules): LifecycleStage {
-  if (rules.churnSignals.has(event)) return "churn_signal";
+export function lifecycleStage(event: string, hasPurchasedBefore: boolean, rules: StageRules, properties: Record<string, unknown> = {}): LifecycleStage {
+  return isChurnSignal(event, properties, rules) ? "churn_signal" : conversionStage(event, hasPurchasedBefore, rules);
+}
+
+/** The stage of an event that is not a churn signal: where it falls against the customer's first conversion. */
+export function conversionStage(event: string, hasPurchasedBefore: boolean, rules: StageRules): Exclude<LifecycleStage, "churn_signal"> {
   if (rules.conversions.has(event) && !hasPurchasedBefore) return "conversion";
   return hasPurchasedBefore ? "post_conversion" : "pre_conversion";
+}
+
+export function isChurnSignal(event: string, properties: Record<string, unknown>, rules: StageRules): boolean {
+  if (rules.churnSignals.has(event)) return true;
+  if (rules.conversions.has(event) || rules.neutral?.has(event)) return false;
+  return classifySignal(event, properties) !== undefined;
 }
 
 const eventNameList = z.array(z.string().trim().min(1, "must not be empty")).default([]);
@@ -46,6 +63,8 @@ const eventNameList = z.array(z.string().trim().min(1, "must not be empty")).def
 export const stageRulesSchema = z.strictObject({
   conversions: eventNameList,
   churnSignals: eventNameList,
+  /** Events never counted as churn signals, even when their name sounds like one. */
+  neutral: eventNameList,
 });
 export type StageRulesFile = z.infer<typeof stageRulesSchema>;
 
@@ -68,12 +87,15 @@ export function mergeStageRules(
     );
   const addConversions = parsed.data.conversions.map((n) => normaliseEventName(n, vocab));
   const addChurn = parsed.data.churnSignals.map((n) => normaliseEventName(n, vocab));
+  const addNeutral = parsed.data.neutral.map((n) => normaliseEventName(n, vocab));
   const both = addConversions.filter((n) => addChurn.includes(n));
   if (both.length) throw new Error(`invalid stage rules: ${both.join(", ")} listed as both conversion and churn signal`);
+  const neutralSignals = addNeutral.filter((n) => addChurn.includes(n));
+  if (neutralSignals.length) throw new Error(`invalid stage rules: ${neutralSignals.join(", ")} listed as both neutral and churn signal`);
 
   const conversions = new Set([...defaults.conversions].filter((n) => !addChurn.includes(n)));
-  const churnSignals = new Set([...defaults.churnSignals].filter((n) => !addConversions.includes(n)));
+  const churnSignals = new Set([...defaults.churnSignals].filter((n) => !addConversions.includes(n) && !addNeutral.includes(n)));
   for (const n of addConversions) conversions.add(n);
   for (const n of addChurn) churnSignals.add(n);
-  return { conversions, churnSignals };
+  return { conversions, churnSignals, neutral: new Set([...(defaults.neutral ?? []), ...addNeutral]) };
 }

@@ -108,3 +108,30 @@ export function expectedCalibrationError(table: CalibrationBin[]): number {
   const total = table.reduce((s, r) => s + r.count, 0);
   return table.reduce((s, r) => s + (r.count / total) * Math.abs(r.meanPredicted - r.observedRate), 0);
 }
+
+export type CoverageBin = { bin: number; count: number; meanPredicted: number; observedRate: number; low: number; high: number; covered: boolean };
+
+/**
+ * How often intervals hold what happened: customers are put in `bins` equal-count bins by
+ * predicted probability; a bin is covered when its observed rate lies within the mean of its
+ * customers' intervals. `coverage` is the share of bins covered (a 90 % interval should cover
+ * about 90 %).
+ */
+export function intervalCoverage(
+  predictions: readonly { probability: number; low: number; high: number }[],
+  labels: ArrayLike<number>,
+  bins = 10,
+): { coverage: number; bins: CoverageBin[] } {
+  const order = predictions.map((_, i) => i).sort((a, b) => predictions[a]!.probability - predictions[b]!.probability);
+  const out: CoverageBin[] = [];
+  for (let b = 0; b < bins; b++) {
+    const members = order.slice(Math.floor((b * order.length) / bins), Math.floor(((b + 1) * order.length) / bins));
+    if (members.length === 0) continue;
+    const mean = (f: (i: number) => number) => members.reduce((s, i) => s + f(i), 0) / members.length;
+    const low = mean((i) => predictions[i]!.low);
+    const high = mean((i) => predictions[i]!.high);
+    const observedRate = mean((i) => labels[i]!);
+    out.push({ bin: b, count: members.length, meanPredicted: mean((i) => predictions[i]!.probability), observedRate, low, high, covered: observedRate >= low && observedRate <= high });
+  }
+  return { coverage: out.length ? out.filter((b) => b.covered).length / out.length : Number.NaN, bins: out };
+}

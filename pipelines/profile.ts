@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { cleanProductSchema, type CleanEvent } from "./clean-event";
-import { defaultStageRules, lifecycleStage, lifecycleStages, type LifecycleStage, type StageRules } from "./lifecycle-stage";
+import { activityKind, activityKinds } from "./activity-kinds";
+import { classifyRecovery, classifySignal, recoveryKindSchema, signalDetail, signalKindSchema } from "./explicit-signals";
+import { conversionStage, defaultStageRules, lifecycleStage, lifecycleStages, type LifecycleStage, type StageRules } from "./lifecycle-stage";
 import { eventTypes } from "./segment";
 
 /** Caps that keep a profile a bounded Redis value however long the customer lives. */
@@ -8,6 +10,7 @@ export const profileLimits = {
   purchases: 500,
   recentEvents: 50,
   churnSignals: 50,
+  recoveries: 50,
   stageTransitions: 200,
   dailyActivityDays: 400,
   items: 1000,
@@ -15,7 +18,7 @@ export const profileLimits = {
 
 const DAY_MS = 86_400_000;
 /** Events that count as an order, add revenue and mark items purchased. */
-const PURCHASE = "Order Completed";
+export const PURCHASE = "Order Completed";
 const REFUND = "Order Refunded";
 const itemCounterByEvent: Record<string, "viewed" | "carted" | "purchased"> = {
   "Product Viewed": "viewed",
@@ -35,7 +38,9 @@ const purchaseSchema = z.object({
   products: z.array(cleanProductSchema),
 });
 const recentEventSchema = z.object({ messageId: z.string(), ts: at, type: z.enum(eventTypes), name: z.string(), stage });
-const churnSignalSchema = z.object({ messageId: z.string(), ts: at, name: z.string() });
+/** `kind` is absent on signals stored before kinds existed. */
+const churnSignalSchema = z.object({ messageId: z.string(), ts: at, name: z.string(), kind: signalKindSchema.optional(), detail: z.string().optional() });
+const recoverySchema = z.object({ messageId: z.string(), ts: at, name: z.string(), kind: recoveryKindSchema });
 const stageTransitionSchema = z.object({ from: stage, to: stage, at, messageId: z.string() });
 const itemSchema = z.object({
   name: z.string().optional(),
@@ -72,8 +77,12 @@ export const profileSchema = z.object({
   /** Oldest first. */
   recentEvents: z.array(recentEventSchema),
   churnSignals: z.array(churnSignalSchema),
+  /** Events that take a churn signal back (re-subscribing, a payment that went through…), oldest first. */
+  recoveries: z.array(recoverySchema).default([]),
   /** UTC day "YYYY-MM-DD" → events that day. */
   dailyActivity: z.record(z.string(), count),
+  /** UTC day → events of each engagement kind that day (views, carts, searches, support, messages). */
+  dailyKinds: z.record(z.string(), z.partialRecord(z.enum(activityKinds), count)).default({}),
   items: z.record(z.string(), itemSchema),
   /** Bumped on every change, for compare-and-set writes. */
   version: count,
@@ -99,7 +108,9 @@ export function emptyProfile(customerId: string): Profile {
     stageTransitions: [],
     recentEvents: [],
     churnSignals: [],
+    recoveries: [],
     dailyActivity: {},
+    dailyKinds: {},
     items: {},
     version: 0,
   };
@@ -107,7 +118,7 @@ export function emptyProfile(customerId: string): Profile {
 
 /** The stage `event` has in this customer's history (the provisional `event.stage` ignores history). */
 export function stageFor(profile: Profile, event: CleanEvent, rules: StageRules = defaultStageRules): LifecycleStage {
-  return lifecycleStage(event.name, hasConvertedBefore(profile, event), rules);
+  return lifecycleStage(event.name, hasConvertedBefore(profile, event), rules, event.properties);
 }
 
 /**
@@ -153,13 +164,24 @@ function applyOne(p: Profile, e: CleanEvent, rules: StageRules): void {
   p.eventCounts[e.name] = (p.eventCounts[e.name] ?? 0) + 1;
   const day = dayKey(e.ts);
   p.dailyActivity[day] = (p.dailyActivity[day] ?? 0) + 1;
+  const kind = activityKind(e.type, e.name);
+  if (kind) {
+    const kinds = ((p.dailyKinds ??= {})[day] ??= {});
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
 
   if (rules.conversions.has(e.name) && !hasConvertedBefore(p, e)) p.firstConversion = { at: e.ts, messageId: e.messageId };
   const eventStage = stageFor(p, e, rules);
   p.stageCounts[eventStage] += 1;
   insertByTime(p.recentEvents, { messageId: e.messageId, ts: e.ts, type: e.type, name: e.name, stage: eventStage }, profileLimits.recentEvents);
-  if (eventStage === "churn_signal")
-    insertByTime(p.churnSignals, { messageId: e.messageId, ts: e.ts, name: e.name }, profileLimits.churnSignals);
+  if (eventStage === "churn_signal") {
+    const kind = classifySignal(e.name, e.properties) ?? "other";
+    const detail = signalDetail(e.properties);
+    insertByTime(p.churnSignals, { messageId: e.messageId, ts: e.ts, name: e.name, kind, ...(detail ? { detail } : {}) }, profileLimits.churnSignals);
+  } else {
+    const kind = classifyRecovery(e.name, e.properties);
+    if (kind) insertByTime((p.recoveries ??= []), { messageId: e.messageId, ts: e.ts, name: e.name, kind }, profileLimits.recoveries);
+  }
 
   if (e.type === "identify" && e.traits) mergeTraits(p, e.traits, e.ts);
   if (e.name === PURCHASE) addPurchase(p, e);
@@ -234,7 +256,8 @@ function countItems(p: Profile, e: CleanEvent): void {
  */
 function restageWindow(p: Profile, rules: StageRules): void {
   for (const r of p.recentEvents) {
-    const now = lifecycleStage(r.name, hasConvertedBefore(p, r), rules);
+    // Whether an event is a churn signal was decided from its properties when it was applied; only conversion order changes.
+    const now = r.stage === "churn_signal" ? r.stage : conversionStage(r.name, hasConvertedBefore(p, r), rules);
     if (now === r.stage) continue;
     p.stageCounts[r.stage] = Math.max(0, p.stageCounts[r.stage] - 1);
     p.stageCounts[now] += 1;
@@ -256,6 +279,7 @@ function pruneDailyActivity(p: Profile): void {
   if (p.lastSeen === null) return;
   const oldestKept = dayKey(p.lastSeen - (profileLimits.dailyActivityDays - 1) * DAY_MS);
   for (const day of Object.keys(p.dailyActivity)) if (day < oldestKept) delete p.dailyActivity[day];
+  for (const day of Object.keys(p.dailyKinds ?? {})) if (day < oldestKept) delete p.dailyKinds[day];
 }
 
 function capItems(p: Profile): void {
@@ -287,6 +311,7 @@ export function mergeProfiles(customer: Profile, anonymous: Profile, rules: Stag
   addCounts(p.eventCounts, other.eventCounts);
   addCounts(p.stageCounts, other.stageCounts);
   addCounts(p.dailyActivity, other.dailyActivity);
+  for (const [day, kinds] of Object.entries(other.dailyKinds ?? {})) addCounts(((p.dailyKinds ??= {})[day] ??= {}), kinds as Record<string, number>);
   p.orders += other.orders;
   p.revenue = money(p.revenue + other.revenue);
   p.refundedRevenue = money(p.refundedRevenue + other.refundedRevenue);
@@ -296,6 +321,7 @@ export function mergeProfiles(customer: Profile, anonymous: Profile, rules: Stag
   p.purchases = mergeByTime(p.purchases, other.purchases, profileLimits.purchases);
   p.recentEvents = mergeByTime(p.recentEvents, other.recentEvents, profileLimits.recentEvents);
   p.churnSignals = mergeByTime(p.churnSignals, other.churnSignals, profileLimits.churnSignals);
+  p.recoveries = mergeByTime(p.recoveries ?? [], other.recoveries ?? [], profileLimits.recoveries);
   mergeItems(p, other);
   p.stageTransitions = chainTransitions([...p.stageTransitions, ...other.stageTransitions]);
   restageWindow(p, rules);
@@ -357,4 +383,46 @@ function chainTransitions(all: Profile["stageTransitions"]): Profile["stageTrans
     previous = t.to;
   }
   return chained;
+}
+
+/**
+ * The profile as it stood before `ms`, from what the profile keeps: purchases, the recent-event
+ * window, signals, stage transitions and items touched before then. Exact for the bounded lists
+ * and for orders and revenue (later purchases are the newest, so always kept); event counts
+ * lose only later events older than the recent window. `firstSeen` is null when nothing came before.
+ */
+export function profileBefore(profile: Profile, ms: number): Profile {
+  if (profile.lastSeen !== null && profile.lastSeen < ms) return profile;
+  const before = <T extends { ts: number }>(list: T[]) => list.filter((x) => x.ts < ms);
+  const p = structuredClone(profile);
+  const later = p.purchases.filter((x) => x.ts >= ms);
+  p.purchases = before(p.purchases);
+  p.orders = Math.max(0, p.orders - later.length);
+  p.revenue = money(p.revenue - later.reduce((s, x) => s + x.revenue, 0));
+  const lastPurchase = p.purchases.at(-1);
+  p.lastPurchaseAt = lastPurchase?.ts;
+  p.currency = lastPurchase?.currency ?? (lastPurchase ? p.currency : undefined);
+  for (const e of p.recentEvents.filter((x) => x.ts >= ms)) {
+    p.eventCounts[e.name] = Math.max(0, (p.eventCounts[e.name] ?? 0) - 1);
+    p.stageCounts[e.stage] = Math.max(0, p.stageCounts[e.stage] - 1);
+  }
+  p.recentEvents = before(p.recentEvents);
+  p.churnSignals = before(p.churnSignals);
+  p.recoveries = before(p.recoveries ?? []);
+  p.stageTransitions = p.stageTransitions.filter((t) => t.at < ms);
+  p.currentStage = p.recentEvents.at(-1)?.stage ?? p.stageTransitions.at(-1)?.to ?? "pre_conversion";
+  if (p.firstConversion && p.firstConversion.at >= ms) delete p.firstConversion;
+  const lastDay = dayKey(ms - 1);
+  for (const day of Object.keys(p.dailyActivity)) if (day > lastDay) delete p.dailyActivity[day];
+  for (const day of Object.keys(p.dailyKinds ?? {})) if (day > lastDay) delete p.dailyKinds[day];
+  for (const [id, item] of Object.entries(p.items)) if (item.lastAt >= ms) delete p.items[id];
+  for (const [key, at] of Object.entries(p.traitsUpdatedAt))
+    if (at >= ms) {
+      delete p.traits[key];
+      delete p.traitsUpdatedAt[key];
+    }
+  if (p.firstSeen !== null && p.firstSeen >= ms) p.firstSeen = null;
+  const times = [...p.purchases, ...p.recentEvents, ...p.churnSignals, ...p.recoveries].map((x) => x.ts);
+  p.lastSeen = p.firstSeen === null ? null : Math.max(p.firstSeen, ...times);
+  return p;
 }

@@ -10,8 +10,14 @@ import type { RedisClient } from "../src/redis/connection";
 import { cleanJobNames, cleanJobSchema, type CleanJob } from "./clean.queue";
 import { jobIdFor } from "./job-id";
 
-/** The events each customer's profile took in during one job. */
-export type AppliedBatch = { customerId: string; events: CleanEvent[] }[];
+import type { Profile } from "../pipelines/profile";
+
+/**
+ * The events each customer's profile took in during one job: `events` also holds redeliveries
+ * (later stages are idempotent), `applied` only those new to the profile, and `profile` is the
+ * profile after them.
+ */
+export type AppliedBatch = { customerId: string; events: CleanEvent[]; applied: CleanEvent[]; profile: Profile }[];
 
 /** Told, once per job, which events the profiles took in, e.g. to embed them. */
 export type AppliedListener = (batch: AppliedBatch) => Promise<void>;
@@ -80,7 +86,7 @@ export async function processClean(job: Job<CleanJob>, d: CleanDeps): Promise<{ 
       applied += result.applied.length;
       await d.identities.settle(customerId);
       const events = [...result.applied, ...result.seenBefore];
-      if (events.length) handOff.push({ customerId, events });
+      if (events.length) handOff.push({ customerId, events, applied: result.applied, profile: result.profile });
     }),
   );
   if (handOff.length) for (const listener of d.onApplied) await listener(handOff);

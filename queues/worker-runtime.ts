@@ -18,8 +18,10 @@ import type { CleanJob } from "./clean.queue";
 import { isFinalFailure, recordDeadLetter } from "./dead-letter";
 import { enqueueEmbeds, type EmbedJob } from "./embed.queue";
 import { createEmbedStage } from "./embed.worker";
-import { inferenceJobNames, type InferenceJob } from "./inference.queue";
+import type { InferenceJob } from "./inference.queue";
 import { createRescorer } from "./rescore";
+import { createRefitWatcher } from "./refit-watcher";
+import { createLiveItemCounts } from "../src/inference/live-item-counts";
 import { processInference } from "./inference.worker";
 import { buildInsights } from "../src/inference/build-insights";
 import { queueNames, queueOptions, type QueueName } from "./names";
@@ -41,7 +43,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   const profiles = createProfileStore(redis, keys, rules);
   const pipelineMetrics = createPipelineMetrics(redis, config.LIFELINE_KEY_PREFIX);
   const embedder = resources.embedder ?? (await createEmbedder(config, { onOutcome: (o) => pipelineMetrics.countCall("embedding", o) }));
-  const memory = resources.memory ?? (await createMemoryStore(config, embedder));
+  const memory = resources.memory ?? (await createMemoryStore(config, embedder, { redis }));
   if (!resources.memory) await memory.init();
   // Stitching reaches the vector memory: the visitor's points move to the customer.
   const identities = createIdentities(redis, keys, profiles, [(from, to) => memory.reassignCustomer(from, to)]);
@@ -55,13 +57,17 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   onApplied.push((batch) => enqueueEmbeds(embedQueue, batch, config.LIFELINE_EMBED_BATCH_SIZE));
 
   const inferenceQueue = queue(queueNames.inference) as Queue<InferenceJob>;
-  const { insights, refit } = buildInsights(config, {
+  // Popularity and co-purchase counts move with every purchase, between refits.
+  const live = createLiveItemCounts(redis, keys);
+  onApplied.push((batch) => live.record(batch.map((b) => ({ profile: b.profile, fresh: b.applied }))));
+  const { insights, refit, slots } = buildInsights(config, {
     redis,
     keys,
     profiles,
     identities,
     memory,
     embedder,
+    live,
     log: log.child({ queue: queueNames.inference }),
     onStrategyOutcome: (o) => {
       if (o !== "breaker_open") pipelineMetrics.countCall("llm", o);
@@ -74,7 +80,9 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     await Promise.all(customerIds.map((id) => insights.markStale(id)));
     await rescorer.schedule(customerIds);
   });
-  await inferenceQueue.upsertJobScheduler("refit", { every: config.LIFELINE_REFIT_INTERVAL_MS }, { name: inferenceJobNames.refit, data: {} });
+  // Refits come from the watcher now (it also covers the interval); drop the scheduler older versions kept.
+  await inferenceQueue.removeJobScheduler("refit");
+  const refitWatcher = createRefitWatcher({ redis, keys, queue: inferenceQueue, slots, config, log: log.child({ component: "refit-watcher" }) });
 
   const workerOptions = (name: QueueName) => ({
     connection: redis,
@@ -170,6 +178,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   attachStageMetrics(pipelineMetrics, { clean: cleanWorker, embed: embedWorker, inference: inferenceWorker });
   await bridge.start();
   rescorer.start();
+  if (config.LIFELINE_REFIT_AUTO) refitWatcher.start();
   log.info({ partitions: keys.partitions }, "workers started");
 
   return {
@@ -182,11 +191,14 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     memory,
     insights,
     refit,
+    slots,
+    refitWatcher,
     queues: { clean: cleanQueue, embed: embedQueue, inference: inferenceQueue, deadLetter: deadLetters },
     /** Graceful: stop reading streams, let active jobs finish, then disconnect. */
     async stop(): Promise<void> {
       await bridge.stop();
       await rescorer.stop();
+      refitWatcher.stop();
       await cleanWorker.close();
       // Jobs waiting in a part-filled batch must finish for close() to return.
       const closing = embedWorker.close();

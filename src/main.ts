@@ -3,7 +3,9 @@ import type { Subprocess } from "bun";
 import { join } from "node:path";
 import { loadConfig } from "./config";
 import { startApi } from "./api/server";
+import { exitOnStartupFailure } from "./log/exit-on-startup-failure";
 import { createLogger } from "./log/logger";
+import { checkMemoryServer } from "./memory/create-memory-store";
 
 const config = loadConfig();
 const log = createLogger(config);
@@ -23,6 +25,8 @@ function superviseWorker(index: number): { current: () => Subprocess } {
   return { current: () => proc };
 }
 
+// Before any worker starts: a memory server Lifeline cannot keep correct stops everything.
+await exitOnStartupFailure(log, () => checkMemoryServer(config));
 const workers = Array.from({ length: config.LIFELINE_WORKER_PROCESSES }, (_, i) => superviseWorker(i));
 const api = await startApi(config, log.child({ process: "api" }));
 

@@ -4,6 +4,7 @@ import type { AppDeps } from "./deps";
 import { requestRateLimit } from "./rate-limit-hook";
 import { requestIdOf, requestLog } from "./request-log";
 import { adminRoutes } from "./routes/admin";
+import { modelRoutes } from "./routes/models";
 import { docsRoutes } from "./routes/docs";
 import { opsRoutes } from "./routes/ops";
 import { clientRoutes } from "./routes/clients";
@@ -40,6 +41,7 @@ export function createApp(deps: AppDeps) {
     .use(docsRoutes())
     .use(opsRoutes(deps))
     .use(adminRoutes(deps))
+    .use(modelRoutes(deps))
     .use(ingestRoutes(deps))
     .use(clientRoutes(deps))
     .use(memoryRoutes(deps))

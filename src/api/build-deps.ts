@@ -28,7 +28,7 @@ export function buildAppDeps(config: Config, log: Logger): AppDeps {
     config,
     profiles,
     identities: createIdentities(redis, keys, profiles),
-    semantic: lazySemanticMemory(config),
+    semantic: lazySemanticMemory(config, redis),
     log,
     redis,
     keys,

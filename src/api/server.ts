@@ -1,5 +1,7 @@
 import { loadConfig, type Config } from "../config";
+import { exitOnStartupFailure } from "../log/exit-on-startup-failure";
 import { createLogger, type Logger } from "../log/logger";
+import { checkMemoryServer } from "../memory/create-memory-store";
 import { waitUntilReady } from "../redis/connection";
 import { createApp } from "./app";
 import { buildAppDeps } from "./build-deps";
@@ -30,7 +32,8 @@ export async function startApi(config: Config, log: Logger): Promise<RunningApi>
 if (import.meta.main) {
   const config = loadConfig();
   const log = createLogger(config).child({ process: "api" });
-  const api = await startApi(config, log);
+  await exitOnStartupFailure(log, () => checkMemoryServer(config));
+  const api = await exitOnStartupFailure(log, () => startApi(config, log));
   for (const signal of ["SIGTERM", "SIGINT"] as const)
     process.once(signal, async () => {
       log.info({ signal }, "stopping api");

@@ -73,7 +73,16 @@ export const configSchema = z
     LIFELINE_CHURN_HORIZON_DAYS: positiveInt(90),
     LIFELINE_CHURN_BASIS: z.enum(["purchase", "activity"]).default("purchase"),
     LIFELINE_CHURN_EXPLICIT_CANCELLATION: flag(true),
+    /** Models older than this are refitted even when the data has not changed much. */
     LIFELINE_REFIT_INTERVAL_MS: positiveInt(6 * 3_600_000),
+    /** Refit when customers or purchases grew by this share since the last fit (0.2 = a fifth). */
+    LIFELINE_REFIT_GROWTH: z.coerce.number().positive().max(100).default(0.2),
+    /** Refit on its own when models are missing, stale or fitted on much less data (off: only on request). */
+    LIFELINE_REFIT_AUTO: flag(true),
+    /** How often each worker checks whether the data changed enough for a refit. */
+    LIFELINE_REFIT_CHECK_MS: positiveInt(10_000),
+    /** Automatic refits are at least this far apart (a big import would otherwise refit again and again). */
+    LIFELINE_REFIT_MIN_INTERVAL_MS: positiveInt(30_000),
     /** New events re-score a customer this long after the last one (debounced). */
     LIFELINE_RESCORE_DEBOUNCE_MS: positiveInt(5_000),
     LIFELINE_MODEL_REFRESH_MS: positiveInt(5_000),

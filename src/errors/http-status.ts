@@ -16,6 +16,7 @@ const statusByCode = {
   UPSTREAM_TIMEOUT: 503,
   UPSTREAM_ERROR: 502,
   MEMORY_MISMATCH: 409,
+  STORE_UNSUPPORTED: 503,
 } satisfies Record<ErrorCode, number>;
 
 export const httpStatus = (err: unknown): number => (err instanceof LifelineError ? statusByCode[err.code] : 500);

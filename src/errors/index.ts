@@ -14,3 +14,4 @@ export { StoreUnavailableError } from "./store-unavailable-error";
 export { UpstreamTimeoutError } from "./upstream-timeout-error";
 export { UpstreamError } from "./upstream-error";
 export { MemoryMismatchError } from "./memory-mismatch-error";
+export { UnsupportedStoreError } from "./unsupported-store-error";

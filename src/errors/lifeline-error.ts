@@ -12,7 +12,8 @@ export type ErrorCode =
   | "STORE_UNAVAILABLE"
   | "UPSTREAM_TIMEOUT"
   | "UPSTREAM_ERROR"
-  | "MEMORY_MISMATCH";
+  | "MEMORY_MISMATCH"
+  | "STORE_UNSUPPORTED";
 
 export type ErrorOptionsWithDetails = ErrorOptions & {
   /** Extra facts for the caller, returned in the error body. */

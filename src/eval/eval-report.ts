@@ -13,7 +13,7 @@ export type EvalExample = {
   churned: boolean;
   probability: number;
   riskTier: string;
-  drivers: { reason: string; feature: string; weight: number; evidence: EvalEvidence[] }[];
+  drivers: { reason: string; feature: string; contribution: number; evidence: EvalEvidence[] }[];
   recommendations: { itemId: string; name?: string; reason: string }[];
   /** new items the customer bought in the horizon */
   boughtAfter: string[];

@@ -17,7 +17,7 @@ export function examplesSection(ctx: EvalContext): Pick<EvalReport, "examples"> 
       churned: label === 1,
       probability: insight.churn.probability,
       riskTier: insight.churn.riskTier,
-      drivers: insight.churn.drivers.map((d) => ({ reason: d.reason, feature: d.feature, weight: d.weight, evidence: d.evidence.slice(0, 3) })),
+      drivers: insight.churn.drivers.map((d) => ({ reason: d.reason, feature: d.feature, contribution: d.contribution, evidence: d.evidence.slice(0, 3) })),
       recommendations: insight.recommendations.slice(0, 5).map((r) => ({ itemId: r.itemId, ...(r.name ? { name: r.name } : {}), reason: r.reason })),
       boughtAfter: (boughtAfter.get(h.customerId) ?? []).slice(0, 8),
       strategy: insight.strategy.objective,

@@ -89,7 +89,7 @@ function examples(r: EvalReport): string {
     const drivers = e.drivers
       .map(
         (d) =>
-          `<li><strong>${escapeHtml(d.reason)}</strong> <code>${escapeHtml(d.feature)}</code> weight ${d.weight.toFixed(3)}${
+          `<li><strong>${escapeHtml(d.reason)}</strong> <code>${escapeHtml(d.feature)}</code> contribution ${d.contribution.toFixed(3)} log-odds${
             d.evidence.length
               ? `<ul class="evidence">${d.evidence.map((ev) => `<li>${day(ev.ts)} ${escapeHtml(ev.name)} <code>${escapeHtml(ev.messageId)}</code></li>`).join("")}</ul>`
               : ""

@@ -6,7 +6,6 @@
 import { join, resolve } from "node:path";
 import { startApi } from "../api/server";
 import { loadConfig, type Config } from "../config";
-import { CustomerNotFoundError } from "../errors";
 import { createApiClient } from "../import/api-client";
 import { runImport, type ImportSummary } from "../import/import-run";
 import { redisLagProbe } from "../import/lag-probe";
@@ -29,8 +28,6 @@ export type SystemRunOptions = {
   log: Logger;
   /** The system's own logs at debug level instead of errors only. */
   isVerbose?: boolean;
-  /** Customers scored at once. @defaultValue 4 */
-  scoreConcurrency?: number;
 };
 
 export type SystemRun = {
@@ -65,12 +62,16 @@ export function evalConfig(redisUrl: string, horizonDays: number, dataDir: strin
     LIFELINE_CHURN_HORIZON_DAYS: String(horizonDays),
     LIFELINE_RESCORE_DEBOUNCE_MS: NEVER_MS,
     LIFELINE_REFIT_INTERVAL_MS: NEVER_MS,
+    // The eval refits once, as of the cutoff, after the import; automatic refits would only cost time.
+    LIFELINE_REFIT_AUTO: "false",
     // Every score reads the model version, so the refit at the cutoff is the model that scores.
     LIFELINE_MODEL_REFRESH_MS: "1",
     LIFELINE_RATE_LIMIT_EVENTS_PER_SEC: "0",
     // API, importer and workers share one thread here; a long embed batch must not cost a job its lock.
     LIFELINE_STALLED_INTERVAL_MS: "120000",
     LIFELINE_RECOMMENDATIONS: "10",
+    // Scoring a whole data set in one bulk request's wait.
+    LIFELINE_SIGNAL_WAIT_MS: "600000",
     LOG_LEVEL: "error",
   });
 }
@@ -104,7 +105,13 @@ export async function runThroughSystem(o: SystemRunOptions): Promise<SystemRun> 
     const model = await refitAsOf(workers, o.cutoffMs);
     o.log.info({ ...model }, "refitted as of the cutoff");
     const t3 = performance.now();
-    const { insights, missing } = await scoreAll(workers, o.customerIds, o.cutoffMs, o.scoreConcurrency ?? 4);
+    const { insights, missing } = await scoreThroughApi({
+      baseUrl: `http://127.0.0.1:${api.port}`,
+      readKey: config.LIFELINE_READ_KEYS[0]!,
+      ids: o.customerIds,
+      asOfMs: o.cutoffMs,
+      bulk: config.LIFELINE_SIGNAL_MAX_BULK,
+    });
     const t4 = performance.now();
     const s = (a: number, b: number) => Math.round((b - a) / 100) / 10;
     return {
@@ -162,7 +169,7 @@ async function refitAsOf(workers: WorkerRuntime, cutoffMs: number): Promise<Syst
     if (Object.values(counts).every((n) => n === 0)) break;
     await Bun.sleep(200);
   }
-  await workers.refit(cutoffMs);
+  await workers.refit({ asOfMs: cutoffMs, reason: "eval: as of the cutoff" });
   const json = await workers.redis.get(workers.keys.churnArtifacts());
   const artifacts = churnArtifactsSchema.parse(JSON.parse(json ?? "null"));
   if (Date.parse(artifacts.trainedAt) !== cutoffMs)
@@ -170,22 +177,39 @@ async function refitAsOf(workers: WorkerRuntime, cutoffMs: number): Promise<Syst
   return { version: artifacts.version, learned: Boolean(artifacts.model), trainedAt: artifacts.trainedAt, customers: artifacts.customers, ...(artifacts.note ? { note: artifacts.note } : {}) };
 }
 
-/** The real inference path (churn, drivers, recommendations, strategy) for every customer, as of the cutoff. */
-async function scoreAll(workers: WorkerRuntime, ids: readonly string[], cutoffMs: number, concurrency: number) {
+/**
+ * Scores customers as of an instant through the API, exactly as a user would:
+ * POST /signals/churn?wait=true with `asOf`, in bulk requests; jobs still running when a request's
+ * wait ends are followed at GET /signals/churn/:jobId. Unknown customers come back in `missing`.
+ */
+export async function scoreThroughApi(o: { baseUrl: string; readKey: string; ids: readonly string[]; asOfMs: number; bulk: number }) {
+  const headers = { authorization: `Bearer ${o.readKey}`, "content-type": "application/json" };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${o.baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const json = (await res.json()) as any;
+    if (res.status >= 400 && res.status !== 404) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return { status: res.status, json };
+  };
   const insights = new Map<string, Insight>();
   const missing: string[] = [];
-  let next = 0;
-  const lane = async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      try {
-        insights.set(id, await workers.insights.compute(id, cutoffMs));
-      } catch (err) {
-        if (!(err instanceof CustomerNotFoundError)) throw err;
-        missing.push(id);
-      }
+  const asOf = new Date(o.asOfMs).toISOString();
+  for (let i = 0; i < o.ids.length; i += o.bulk) {
+    const chunk = o.ids.slice(i, i + o.bulk);
+    const { status, json } = await call("POST", "/signals/churn?wait=true", { customerIds: chunk, asOf });
+    if (status === 404) {
+      missing.push(...chunk);
+      continue;
     }
-  };
-  await Promise.all(Array.from({ length: concurrency }, lane));
+    for (const nf of json.notFound as { customerId: string }[]) missing.push(nf.customerId);
+    for (const result of json.results as { jobId: string; customerId: string; state: string; insight?: Insight; error?: string }[]) {
+      let r = result;
+      while (r.state !== "completed" && r.state !== "failed") {
+        await Bun.sleep(200);
+        r = (await call("GET", `/signals/churn/${result.jobId}`)).json;
+      }
+      if (r.state === "failed" || !r.insight) throw new Error(`scoring ${result.customerId} failed: ${r.error}`);
+      insights.set(r.insight.customerId, r.insight);
+    }
+  }
   return { insights, missing };
 }

@@ -9,8 +9,10 @@ import type { Keyspace } from "../redis/keys";
 import { churnScorer } from "./churn-artifacts";
 import { createCircuitBreaker } from "./circuit-breaker";
 import { createInsights } from "./insights";
+import type { LiveItemCounts } from "./live-item-counts";
 import { memoryRetrieval } from "./memory-retrieval";
 import { modelSlots } from "./model-slots";
+import type { RefitProgress, RefitSummary } from "./refit";
 import type { RefitReply, RefitRequest } from "./refit-thread";
 import { createStrategyWriter, type StrategyOutcome } from "./strategy-writer";
 
@@ -21,6 +23,7 @@ export type InsightResources = {
   identities: Identities;
   memory?: MemoryStore;
   embedder?: Embedder;
+  live?: LiveItemCounts;
   log: Logger;
   onStrategyOutcome?: (o: StrategyOutcome) => void;
 };
@@ -28,23 +31,27 @@ export type InsightResources = {
 /** The inference side of a worker: model slots in Redis, refit, and the insight service. */
 export function buildInsights(config: Config, r: InsightResources) {
   const slots = modelSlots(r.redis, r.keys);
-  let refitting: Promise<void> | undefined;
-  /** Fits on the whole population and publishes the models; one refit at a time per process. */
-  function refit(nowMs = Date.now()): Promise<void> {
-    refitting ??= new Promise<void>((resolve, reject) => {
+  let refitting: Promise<RefitSummary> | undefined;
+  /**
+   * Fits on the whole population and publishes the models; one refit at a time per process.
+   * `asOfMs`: as of that instant (default: now, or just after the latest event when the data ends earlier).
+   */
+  function refit(options: { asOfMs?: number; reason?: string; onProgress?: (p: RefitProgress) => void } = {}): Promise<RefitSummary> {
+    refitting ??= new Promise<RefitSummary>((resolve, reject) => {
       const thread = new Worker(new URL("./refit-thread.ts", import.meta.url).href);
       thread.onmessage = ({ data }: MessageEvent<RefitReply>) => {
+        if (data.kind === "progress") return options.onProgress?.(data.progress);
         thread.terminate();
-        if (!data.ok) return reject(new Error(`refit failed: ${data.error}`));
-        const { ok: _ok, ...summary } = data;
+        if (data.kind === "failed") return reject(new Error(`refit failed: ${data.error}`));
+        const { kind: _kind, ...summary } = data;
         r.log.info(summary, "models refitted");
-        resolve();
+        resolve(summary);
       };
       thread.onerror = (event) => {
         thread.terminate();
         reject(new Error(`refit thread crashed: ${event.message}`));
       };
-      thread.postMessage({ config, nowMs } satisfies RefitRequest);
+      thread.postMessage({ config, asOfMs: options.asOfMs, reason: options.reason ?? "requested" } satisfies RefitRequest);
     }).finally(() => (refitting = undefined));
     return refitting;
   }
@@ -61,12 +68,13 @@ export function buildInsights(config: Config, r: InsightResources) {
       const scorer = await currentScorer();
       if (scorer) return scorer;
       // Nothing fitted yet (a new deployment): fit now, then score.
-      await refit();
+      await refit({ reason: "no model fitted yet" });
       const fitted = await currentScorer();
       if (!fitted) throw new Error("churn model missing right after a refit");
       return fitted;
     },
     recommender: currentRecommender,
+    live: r.live,
     strategyWriter: createStrategyWriter({
       baseURL: config.OPENAI_BASE_URL,
       apiKey: config.OPENAI_API_KEY,
@@ -84,5 +92,5 @@ export function buildInsights(config: Config, r: InsightResources) {
     recommendations: config.LIFELINE_RECOMMENDATIONS,
     log: r.log,
   });
-  return { insights, refit };
+  return { insights, refit, slots };
 }

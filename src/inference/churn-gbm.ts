@@ -37,12 +37,19 @@ export type GbmOptions = {
   /** Stop when validation log-loss has not improved for this many trees. @defaultValue 40 */
   earlyStoppingRounds?: number;
   seed?: number;
+  /**
+   * Per feature: +1 the score may only rise with the value, −1 only fall, 0 free. Enforced per
+   * split with bounds passed down to the children (LightGBM's "basic" method), so every tree and
+   * their sum are monotone. @defaultValue all 0
+   */
+  monotone?: readonly (1 | -1 | 0)[];
 };
 
 /** Column-major feature matrix: columns[f][i] is feature f of row i. */
 export type Columns = Float64Array[];
 
-export const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+export { sigmoid } from "../../pipelines/log-odds.ts";
+import { sigmoid } from "../../pipelines/log-odds.ts";
 
 type Binned = { bins: Uint8Array[]; edges: Float64Array[] };
 
@@ -104,6 +111,7 @@ export function trainGbm(
     maxBins = 64,
     earlyStoppingRounds = 40,
     seed = 1,
+    monotone = [],
   } = options;
   const n = labels.length;
   const nf = columns.length;
@@ -129,7 +137,7 @@ export function trainGbm(
     }
     const rows: number[] = [];
     for (let i = 0; i < n; i++) if (random() < subsample) rows.push(i);
-    const tree = growTree(Int32Array.from(rows), bins, edges, grad, hess, { maxDepth, minChildWeight, lambda, learningRate, nf });
+    const tree = growTree(Int32Array.from(rows), bins, edges, grad, hess, { maxDepth, minChildWeight, lambda, learningRate, nf, monotone });
     model.trees.push(tree);
     for (let i = 0; i < n; i++) score[i] = score[i]! + leafValue(tree, (f) => columns[f]![i]!);
     if (validation && validScore) {
@@ -150,7 +158,9 @@ export function trainGbm(
   return model;
 }
 
-type GrowOptions = { maxDepth: number; minChildWeight: number; lambda: number; learningRate: number; nf: number };
+type GrowOptions = { maxDepth: number; minChildWeight: number; lambda: number; learningRate: number; nf: number; monotone: readonly (1 | -1 | 0)[] };
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
 function growTree(
   rows: Int32Array,
@@ -161,12 +171,16 @@ function growTree(
   o: GrowOptions,
 ): GbmTree {
   const tree: GbmTree = { feature: [], threshold: [], left: [], right: [], value: [] };
-  const newNode = (g: number, h: number) => {
+  // A node's Newton value, kept within the bounds its monotone ancestors set (unscaled units).
+  const weight = (g: number, h: number, lo: number, hi: number) => clamp(-g / (h + o.lambda), lo, hi);
+  // Loss of a leaf holding gradient sums (g, h) at value w: g·w + ½(h + λ)w².
+  const loss = (g: number, h: number, w: number) => g * w + 0.5 * (h + o.lambda) * w * w;
+  const newNode = (w: number) => {
     tree.feature.push(-1);
     tree.threshold.push(0);
     tree.left.push(-1);
     tree.right.push(-1);
-    tree.value.push((-g / (h + o.lambda)) * o.learningRate);
+    tree.value.push(w * o.learningRate);
     return tree.feature.length - 1;
   };
   const sums = (rs: Int32Array) => {
@@ -179,19 +193,21 @@ function growTree(
     return [g, h] as const;
   };
   const [g0, h0] = sums(rows);
-  const stack: { node: number; rows: Int32Array; depth: number; g: number; h: number }[] = [
-    { node: newNode(g0, h0), rows, depth: 0, g: g0, h: h0 },
+  const w0 = weight(g0, h0, -Infinity, Infinity);
+  const stack: { node: number; rows: Int32Array; depth: number; g: number; h: number; w: number; lo: number; hi: number }[] = [
+    { node: newNode(w0), rows, depth: 0, g: g0, h: h0, w: w0, lo: -Infinity, hi: Infinity },
   ];
   const histG = new Float64Array(256);
   const histH = new Float64Array(256);
   while (stack.length) {
-    const { node, rows: rs, depth, g, h } = stack.pop()!;
+    const { node, rows: rs, depth, g, h, w, lo, hi } = stack.pop()!;
     if (depth >= o.maxDepth || h < 2 * o.minChildWeight) continue;
-    const parentGain = (g * g) / (h + o.lambda);
-    let best = { gain: 1e-9, feature: -1, bin: -1 };
+    const parentLoss = loss(g, h, w);
+    let best = { gain: 1e-9, feature: -1, bin: -1, wl: 0, wr: 0 };
     for (let f = 0; f < o.nf; f++) {
       const col = bins[f]!;
       const nb = edges[f]!.length + 1;
+      const direction = o.monotone[f] ?? 0;
       histG.fill(0, 0, nb);
       histH.fill(0, 0, nb);
       for (let k = 0; k < rs.length; k++) {
@@ -208,8 +224,11 @@ function growTree(
         const gr = g - gl;
         const hr = h - hl;
         if (hl < o.minChildWeight || hr < o.minChildWeight) continue;
-        const gain = (gl * gl) / (hl + o.lambda) + (gr * gr) / (hr + o.lambda) - parentGain;
-        if (gain > best.gain) best = { gain, feature: f, bin: b };
+        const wl = weight(gl, hl, lo, hi);
+        const wr = weight(gr, hr, lo, hi);
+        if ((direction > 0 && wl > wr) || (direction < 0 && wl < wr)) continue;
+        const gain = parentLoss - loss(gl, hl, wl) - loss(gr, hr, wr);
+        if (gain > best.gain) best = { gain, feature: f, bin: b, wl, wr };
       }
     }
     if (best.feature < 0) continue;
@@ -221,12 +240,17 @@ function growTree(
     const r = Int32Array.from(rightRows);
     const [gl, hl] = sums(l);
     const [gr, hr] = sums(r);
+    // Children of a monotone split stay on their side of the midpoint, so no deeper split can undo the order.
+    const direction = o.monotone[best.feature] ?? 0;
+    const mid = (best.wl + best.wr) / 2;
+    const [lLo, lHi] = direction > 0 ? [lo, mid] : direction < 0 ? [mid, hi] : [lo, hi];
+    const [rLo, rHi] = direction > 0 ? [mid, hi] : direction < 0 ? [lo, mid] : [lo, hi];
     tree.feature[node] = best.feature;
     tree.threshold[node] = edges[best.feature]![best.bin]!;
-    tree.left[node] = newNode(gl, hl);
-    tree.right[node] = newNode(gr, hr);
-    stack.push({ node: tree.left[node]!, rows: l, depth: depth + 1, g: gl, h: hl });
-    stack.push({ node: tree.right[node]!, rows: r, depth: depth + 1, g: gr, h: hr });
+    tree.left[node] = newNode(best.wl);
+    tree.right[node] = newNode(best.wr);
+    stack.push({ node: tree.left[node]!, rows: l, depth: depth + 1, g: gl, h: hl, w: best.wl, lo: lLo, hi: lHi });
+    stack.push({ node: tree.right[node]!, rows: r, depth: depth + 1, g: gr, h: hr, w: best.wr, lo: rLo, hi: rHi });
   }
   return tree;
 }
@@ -247,22 +271,55 @@ export function gbmRawScore(model: GbmModel, x: ArrayLike<number>): number {
 }
 
 /**
- * Per-feature contributions to the raw score along each tree's path (Saabas): every split
- * credits its feature with child value − parent value. The root values of the trees form
- * the bias. Σ contributions + bias = raw score.
+ * Exact baseline Shapley values of a row `x` against a reference row `reference`: φ[f] is
+ * feature f's share of rawScore(x) − rawScore(reference), averaged over every order in which
+ * the features could be switched from the reference's value to x's, so Σφ equals that
+ * difference exactly. Per tree, each leaf that some mix of x and the reference can reach
+ * requires a set A of features taken from x and a set B taken from the reference; the leaf's
+ * value goes to f ∈ A with weight (|A|−1)!|B|!/(|A|+|B|)! and from f ∈ B with |A|!(|B|−1)!/(|A|+|B|)!.
+ * In a model monotone in f, φ[f] has the sign of the monotone direction × (x[f] − reference[f]).
  */
-export function gbmContributions(model: GbmModel, x: ArrayLike<number>, featureCount: number): { bias: number; contributions: Float64Array } {
-  const contributions = new Float64Array(featureCount);
-  let bias = model.base;
-  for (const tree of model.trees) {
-    let node = 0;
-    bias += tree.value[0]!;
-    while (tree.feature[node]! >= 0) {
-      const f = tree.feature[node]!;
-      const next = goesLeft(x[f]!, tree.threshold[node]!) ? tree.left[node]! : tree.right[node]!;
-      contributions[f] = contributions[f]! + tree.value[next]! - tree.value[node]!;
-      node = next;
+export function gbmShapley(model: GbmModel, x: ArrayLike<number>, reference: ArrayLike<number>, featureCount: number): Float64Array {
+  const phi = new Float64Array(featureCount);
+  const fromX: number[] = [];
+  const fromRef: number[] = [];
+  const walk = (tree: GbmTree, node: number) => {
+    const f = tree.feature[node]!;
+    if (f < 0) {
+      const a = fromX.length;
+      const b = fromRef.length;
+      if (a + b === 0) return;
+      const v = tree.value[node]!;
+      const total = factorial(a + b);
+      if (a > 0) for (const g of fromX) phi[g] = phi[g]! + (v * factorial(a - 1) * factorial(b)) / total;
+      if (b > 0) for (const g of fromRef) phi[g] = phi[g]! - (v * factorial(a) * factorial(b - 1)) / total;
+      return;
     }
-  }
-  return { bias, contributions };
+    const t = tree.threshold[node]!;
+    const xLeft = goesLeft(x[f]!, t);
+    const refLeft = goesLeft(reference[f]!, t);
+    const child = (left: boolean) => (left ? tree.left[node]! : tree.right[node]!);
+    if (xLeft === refLeft) return walk(tree, child(xLeft));
+    // The two rows part here: the x side needs f from x, the reference side f from the reference.
+    if (!fromRef.includes(f)) {
+      const added = !fromX.includes(f);
+      if (added) fromX.push(f);
+      walk(tree, child(xLeft));
+      if (added) fromX.pop();
+    }
+    if (!fromX.includes(f)) {
+      const added = !fromRef.includes(f);
+      if (added) fromRef.push(f);
+      walk(tree, child(refLeft));
+      if (added) fromRef.pop();
+    }
+  };
+  for (const tree of model.trees) walk(tree, 0);
+  return phi;
+}
+
+const FACTORIALS = [1];
+function factorial(n: number): number {
+  for (let k = FACTORIALS.length; k <= n; k++) FACTORIALS.push(FACTORIALS[k - 1]! * k);
+  return FACTORIALS[n]!;
 }

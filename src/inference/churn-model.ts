@@ -1,45 +1,32 @@
 /**
  * The learned churn model: gradient-boosted trees over `FEATURE_NAMES` (profile, memory,
- * BG/NBD and neighbour features), Platt-calibrated on a held-out customer fold, versioned,
- * and explained by per-feature path contributions. Pure TS: no I/O.
+ * BG/NBD and neighbour features), monotone in the features whose direction is known
+ * (`FEATURE_DIRECTION`), Platt-calibrated on a held-out customer fold, versioned, and explained
+ * against a reference customer by exact Shapley values ({@link explainModel}). Pure TS: no I/O.
+ * Explicit signals (cancellations, complaints…) are not tree features: signal-effects.ts adds
+ * them on top, in every model mode.
  *
  * Why trees: the relations are strongly non-linear (recency relative to the customer's own
  * reorder rhythm, saturation in frequency), trees need no feature scaling, and their path
- * contributions give per-customer drivers that sum to the score. The tree log-odds can be
+ * Shapley values give per-customer drivers that sum to the score. The tree log-odds can be
  * blended with the BG/NBD logit (weight chosen on the validation fold; see `blend`): on
  * the training snapshots' validation folds this added ≈ +0.001 (CDNOW) to +0.005 (Online
  * Retail) AUC. Tree configurations and the blend weight are the only choices compared.
  */
 import { z } from "zod";
 import { DAY_MS } from "../../pipelines/bgnbd.ts";
-import {
-  FEATURE_NAMES,
-  FEATURE_WORDING,
-  type ChurnFeatures,
-  type CustomerHistory,
-  type Evidence,
-  type FeatureName,
-} from "../../pipelines/churn-features.ts";
+import { FEATURE_DIRECTION, FEATURE_NAMES, type ChurnFeatures, type CustomerHistory, type FeatureName } from "../../pipelines/churn-features.ts";
 import { auc } from "../../pipelines/metrics.ts";
-import { gbmContributions, gbmRawScore, sigmoid, trainGbm, type Columns, type GbmModel, type GbmOptions } from "./churn-gbm.ts";
+import { gbmRawScore, gbmShapley, sigmoid, trainGbm, type Columns, type GbmModel, type GbmOptions } from "./churn-gbm.ts";
+import { logit } from "../../pipelines/log-odds.ts";
 
 export type ChurnDefinition = {
   /** A customer has churned when nothing happens within this many days. */
   horizonDays: number;
   /** What counts as "something": a purchase, or any activity event. */
   basis: "purchase" | "activity";
-  /** An explicit cancellation (churn_signal event named like "…cancel…") in the window also counts as churn. */
+  /** An explicit cancellation (a `cancellation` signal, see explicit-signals.ts) in the window also counts as churn. */
   explicitCancellation: boolean;
-};
-
-export type RiskTier = "low" | "medium" | "high";
-export type ChurnDriver = { reason: string; feature: FeatureName; weight: number; evidence: Evidence[] };
-export type ChurnPrediction = {
-  probability: number;
-  riskTier: RiskTier;
-  drivers: ChurnDriver[];
-  modelVersion: string;
-  computedAt: string;
 };
 
 export type TrainingRow = { customerId: string; features: ChurnFeatures; label: number };
@@ -74,8 +61,6 @@ export const churnModelSchema = z.object({
 });
 export type ChurnModel = z.infer<typeof churnModelSchema>;
 
-export const riskTier = (probability: number): RiskTier => (probability < 0.5 ? "low" : probability < 0.75 ? "medium" : "high");
-
 /**
  * 1 when the customer churned in [fromMs, fromMs + horizon): no purchase (or no activity) in
  * the window, or — with `explicitCancellation` — a cancellation event in it.
@@ -83,7 +68,7 @@ export const riskTier = (probability: number): RiskTier => (probability < 0.5 ? 
 export function churnLabel(history: CustomerHistory, fromMs: number, definition: ChurnDefinition): 0 | 1 {
   const toMs = fromMs + definition.horizonDays * DAY_MS;
   const within = (ts: number) => ts >= fromMs && ts < toMs;
-  if (definition.explicitCancellation && history.events.some((e) => within(e.ts) && e.stage === "churn_signal" && /cancel/i.test(e.name)))
+  if (definition.explicitCancellation && history.events.some((e) => within(e.ts) && e.signal === "cancellation"))
     return 1;
   const active =
     definition.basis === "purchase" ? history.purchases.some((p) => within(p.ts)) : history.events.some((e) => within(e.ts)) || history.purchases.some((p) => within(p.ts));
@@ -145,6 +130,9 @@ export function fitPlatt(scores: ArrayLike<number>, labels: ArrayLike<number>): 
   return { slope, intercept };
 }
 
+/** Share of customers trainChurnModel holds out for early stopping and calibration. */
+export const VALIDATION_SHARE = 0.25;
+
 /** Deterministic customer-level split: the same customer always lands in the same fold. */
 export function isValidationCustomer(customerId: string, share: number): boolean {
   return (fnv1a(customerId, 0x811c9dc5) % 10_000) / 10_000 < share;
@@ -166,14 +154,8 @@ export type TrainChurnOptions = {
   blendWeights?: readonly number[];
 };
 
-/** logit of a probability, clipped away from 0 and 1. */
-const logit = (p: number) => {
-  const q = Math.min(1 - 1e-9, Math.max(1e-9, p));
-  return Math.log(q / (1 - q));
-};
-
 export function trainChurnModel(rows: readonly TrainingRow[], options: TrainChurnOptions): ChurnModel {
-  const share = options.validationShare ?? 0.25;
+  const share = options.validationShare ?? VALIDATION_SHARE;
   const fit = rows.filter((r) => !isValidationCustomer(r.customerId, share));
   const held = rows.filter((r) => isValidationCustomer(r.customerId, share));
   if (fit.length === 0 || held.length === 0) throw new Error("trainChurnModel needs rows on both sides of the validation split");
@@ -181,7 +163,8 @@ export function trainChurnModel(rows: readonly TrainingRow[], options: TrainChur
   const heldLabels = Float64Array.from(held, (r) => r.label);
   const names = options.features ?? FEATURE_NAMES;
   const heldColumns = toColumns(held.map((r) => r.features.values), names);
-  const gbm = trainGbm(toColumns(fit.map((r) => r.features.values), names), fitLabels, options.gbm, {
+  const monotone = names.map((f) => FEATURE_DIRECTION[f]);
+  const gbm = trainGbm(toColumns(fit.map((r) => r.features.values), names), fitLabels, { monotone, ...options.gbm }, {
     columns: heldColumns,
     labels: heldLabels,
   });
@@ -249,47 +232,29 @@ export function churnProbability(model: ChurnModel, features: ChurnFeatures): nu
   return sigmoid(model.calibration.slope * modelScore(model, features) + model.calibration.intercept);
 }
 
-export type PredictOptions = {
-  /** @defaultValue 5 */
-  maxDrivers?: number;
-  /** Drivers below this |weight| (calibrated log-odds) are omitted. @defaultValue 0.02 */
-  minWeight?: number;
-};
-
-/**
- * Probability, tier and the drivers behind them. A driver's weight is its feature's path
- * contribution to the calibrated log-odds (positive raises risk); drivers are sorted by
- * |weight|, worded for a marketer, and cite the customer's own events that carry them.
- */
-export function predictChurn(model: ChurnModel, features: ChurnFeatures, computedAtMs: number, options: PredictOptions = {}): ChurnPrediction {
-  const { maxDrivers = 5, minWeight = 0.02 } = options;
-  const probability = churnProbability(model, features);
-  const { contributions } = gbmContributions(model.gbm as GbmModel, vectorOf(model, features), model.featureNames.length);
+/** The calibrated log-odds of a customer and of a reference customer, and each feature's exact share of the difference. */
+export function explainModel(
+  model: ChurnModel,
+  features: ChurnFeatures,
+  reference: Record<FeatureName, number>,
+): { logOdds: number; referenceLogOdds: number; contributions: Map<FeatureName, number> } {
+  const { slope, intercept } = model.calibration;
+  const x = vectorOf(model, features);
+  const r = model.featureNames.map((f) => reference[f as FeatureName]);
+  const phi = gbmShapley(model.gbm as GbmModel, x, r, model.featureNames.length);
   const treeWeight = model.blend?.gbmWeight ?? 1;
-  const byFeature = new Map<FeatureName, number>();
-  model.featureNames.forEach((name, f) => byFeature.set(name as FeatureName, contributions[f]! * treeWeight * model.calibration.slope));
+  const contributions = new Map<FeatureName, number>();
+  model.featureNames.forEach((name, f) => contributions.set(name as FeatureName, phi[f]! * treeWeight * slope));
   if (model.blend) {
-    // The BG/NBD term's contribution: its deviation from the training average, on the calibrated scale.
-    const own = (1 - treeWeight) * (logit(features.values.bgnbd_p_no_purchase) - model.blend.bgnbdCentre) * model.calibration.slope;
-    byFeature.set("bgnbd_p_no_purchase", (byFeature.get("bgnbd_p_no_purchase") ?? 0) + own);
+    // The BG/NBD term is linear in its logit, so its share is exact too.
+    const own = (1 - treeWeight) * (logit(features.values.bgnbd_p_no_purchase) - logit(reference.bgnbd_p_no_purchase)) * slope;
+    contributions.set("bgnbd_p_no_purchase", (contributions.get("bgnbd_p_no_purchase") ?? 0) + own);
   }
-  const drivers = [...byFeature]
-    .map(([feature, weight]) => ({ feature, weight }))
-    .filter((d) => Math.abs(d.weight) >= minWeight)
-    .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight))
-    .slice(0, maxDrivers)
-    .map(({ feature, weight }) => ({
-      reason: weight > 0 ? FEATURE_WORDING[feature].up : FEATURE_WORDING[feature].down,
-      feature,
-      weight: Math.round(weight * 1000) / 1000,
-      evidence: features.evidence[feature],
-    }));
+  const referenceFeatures = { values: reference, evidence: features.evidence };
   return {
-    probability,
-    riskTier: riskTier(probability),
-    drivers,
-    modelVersion: model.modelVersion,
-    computedAt: new Date(computedAtMs).toISOString(),
+    logOdds: slope * modelScore(model, features) + intercept,
+    referenceLogOdds: slope * modelScore(model, referenceFeatures) + intercept,
+    contributions,
   };
 }
 

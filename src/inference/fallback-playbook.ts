@@ -9,7 +9,7 @@
  * Low-risk customers get no discounts (they would mostly stay anyway): payment and service
  * problems are still fixed, everything else becomes loyalty nurture.
  */
-import type { RiskTier } from "./churn-model.ts";
+import type { RiskTier } from "./churn-prediction.ts";
 import type { StrategyContext, StrategyDriver } from "./strategy-context.ts";
 import type { RetentionStrategy, StrategyAction } from "./strategy-schema.ts";
 
@@ -21,7 +21,9 @@ const playByFeature: Record<string, Play> = {
   cancellations: "save_cancellation",
   downgrades: "save_cancellation",
   churn_signals: "save_cancellation",
-  is_in_churn_signal_stage: "save_cancellation",
+  refunds: "service_recovery",
+  negative_feedback: "service_recovery",
+  unsubscribes: "check_in",
   stage_changes: "check_in",
   recency_days: "win_back",
   days_since_last_activity: "win_back",
@@ -81,8 +83,8 @@ type Chosen = { play: Play; driver?: StrategyDriver };
 
 function choosePlays(drivers: readonly StrategyDriver[], tier: RiskTier): Chosen[] {
   const byStrength = drivers
-    .filter((d) => d.weight > 0)
-    .sort((a, b) => b.weight - a.weight || a.reason.localeCompare(b.reason));
+    .filter((d) => d.contribution > 0)
+    .sort((a, b) => b.contribution - a.contribution || a.reason.localeCompare(b.reason));
   const chosen: Chosen[] = [];
   for (const driver of byStrength) {
     const play = playForDriver(driver);

@@ -1,6 +1,6 @@
 import type { Profile } from "../../pipelines/profile";
 import type { Recommendation } from "../../pipelines/recommend";
-import type { ChurnPrediction } from "./churn-model";
+import type { ChurnPrediction } from "./churn-prediction";
 import type { StrategyContext } from "./strategy-context";
 
 const DAY_MS = 86_400_000;

@@ -1,31 +1,23 @@
 import { historyFromProfile } from "../../pipelines/history-from-profile";
-import type { Profile } from "../../pipelines/profile";
+import { profileBefore, type Profile } from "../../pipelines/profile";
 import { recHistoryFromProfile } from "../../pipelines/rec-history-from-profile";
-import { recommend, type Recommendation, type Recommender } from "../../pipelines/recommend";
-import { CustomerNotFoundError } from "../errors";
+import { buyAgain, recommend, type Recommendation, type Recommender } from "../../pipelines/recommend";
+import { CustomerNotFoundError, InvalidRequestError } from "../errors";
 import type { Logger } from "../log/logger";
 import type { Identities } from "../profiles/identities";
 import type { ProfileStore } from "../profiles/profile-store";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
 import type { churnScorer } from "./churn-artifacts";
-import type { ChurnPrediction } from "./churn-model";
+import type { ChurnPrediction } from "./churn-prediction";
 import { strategyContext, type RelevantEvent } from "./insight-context";
 import type { StrategyContext } from "./strategy-context";
-import type { RetentionStrategy, StrategySource } from "./strategy-schema";
+import type { Insight } from "./insight-schema";
 import type { StrategyWriter } from "./strategy-writer";
+import type { LiveItemCounts } from "./live-item-counts";
+import type { RecHistory } from "../../pipelines/recommend";
 
-export type Insight = {
-  customerId: string;
-  churn: ChurnPrediction;
-  recommendations: Recommendation[];
-  strategy: RetentionStrategy;
-  source: StrategySource;
-  strategyModel?: string;
-  fallbackReason?: string;
-  modelVersion: string;
-  computedAt: string;
-};
+export type { Insight };
 
 export type StoredInsight = { insight: Insight; stale: boolean };
 
@@ -44,6 +36,8 @@ export type InsightDeps = {
   identities: Identities;
   churn: () => Promise<ChurnScorer>;
   recommender: () => Promise<Recommender | undefined>;
+  /** Live popularity and co-purchase counts, for customers and items the fitted recommender does not know yet. */
+  live?: LiveItemCounts;
   strategyWriter: StrategyWriter;
   retrieval?: Retrieval;
   recommendations: number;
@@ -54,15 +48,24 @@ export type InsightService = ReturnType<typeof createInsights>;
 
 /** Churn, drivers, recommendations and a retention strategy for one customer, stored per customer. */
 export function createInsights(d: InsightDeps) {
-  async function compute(id: string, nowMs = Date.now()): Promise<Insight> {
+  /**
+   * The insight as of now, stored as the customer's latest; or, with `asOfMs`, as of that moment
+   * from the events before it (returned, not stored).
+   */
+  async function compute(id: string, options: { asOfMs?: number } = {}): Promise<Insight> {
     const found = await d.identities.find(id);
     if (!found) throw new CustomerNotFoundError(`no customer "${id}"`);
-    const { customerId, profile } = found;
+    const { customerId } = found;
+    const nowMs = options.asOfMs ?? Date.now();
+    const profile = options.asOfMs === undefined ? found.profile : profileBefore(found.profile, nowMs);
+    if (profile.firstSeen === null) throw new InvalidRequestError(`customer "${id}" has no events before ${new Date(nowMs).toISOString()}`, { details: { path: "asOf" } });
 
     const scorer = await d.churn();
-    const churn = scorer.score(historyFromProfile(profile), nowMs);
+    const churn = scorer.score(historyFromProfile(profile), nowMs, profile.currency);
     const recommender = await d.recommender();
-    const recommendations = recommender ? recommend(recommender, recHistoryFromProfile(profile), d.recommendations) : [];
+    const recHistory = recHistoryFromProfile(profile);
+    const recommendations = await recommendFor(recommender, recHistory, options.asOfMs === undefined);
+    const again = recommender ? buyAgain(recommender.rebuy, recHistory, d.recommendations, nowMs) : [];
     // Retrieval feeds the LLM's prompt; the playbook alone (no LLM configured) does without it.
     const retrieved =
       d.retrieval && d.strategyWriter.usesLlm ? await d.retrieval(profile, churn) : { relevantEvents: ownRiskEvents(profile), similarCustomersWhoStayed: [] };
@@ -72,15 +75,31 @@ export function createInsights(d: InsightDeps) {
       customerId,
       churn,
       recommendations,
+      buyAgain: again,
       strategy: written.strategy,
       source: written.source,
       ...(written.model ? { strategyModel: written.model } : {}),
       ...(written.fallbackReason ? { fallbackReason: written.fallbackReason } : {}),
       modelVersion: churn.modelVersion,
-      computedAt: new Date(nowMs).toISOString(),
+      computedAt: new Date().toISOString(),
+      ...(options.asOfMs !== undefined ? { asOf: new Date(options.asOfMs).toISOString() } : {}),
+      dataThrough: profile.lastSeen === null ? null : new Date(profile.lastSeen).toISOString(),
     };
-    await d.redis.hset(d.keys.insight(customerId), "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
+    if (options.asOfMs === undefined)
+      await d.redis.hset(d.keys.insight(customerId), "json", JSON.stringify(insight), "stale", "0", "tier", churn.riskTier);
     return insight;
+  }
+
+  /**
+   * The fitted recommender's list, completed from the live counts when there is no model yet or
+   * the customer bought items it does not know. Live counts are "now": an as-of answer does
+   * without them.
+   */
+  async function recommendFor(model: Recommender | undefined, customer: RecHistory, mayUseLive: boolean): Promise<Recommendation[]> {
+    const fitted = model ? recommend(model, customer, d.recommendations) : [];
+    const knowsAll = model !== undefined && customer.events.every((e) => e.kind !== "purchase" || model.indexOf.has(e.itemId));
+    if (!d.live || !mayUseLive || knowsAll) return fitted;
+    return recommend(model, customer, d.recommendations, await d.live.evidenceFor(customer));
   }
 
   return {

@@ -27,7 +27,13 @@ export function modelSlot<T>(redis: RedisClient, key: string, versionKey: string
         if (current?.version === v) return current.built;
         const json = await redis.get(key);
         if (!json) return current?.built;
-        const model = parse(json);
+        let model: T;
+        try {
+          model = parse(json);
+        } catch {
+          // Stored by an older version in another shape: as good as none until the next refit.
+          return current?.built;
+        }
         current = { version: version(model), built: build(model) };
         return current.built;
       };

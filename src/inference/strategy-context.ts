@@ -2,7 +2,7 @@
  * What the strategy writer knows about one customer: assembled by the inference job from the
  * profile, the churn prediction and retrieval, and read by both the prompt and the fallback.
  */
-import type { RiskTier } from "./churn-model.ts";
+import type { RiskTier } from "./churn-prediction.ts";
 
 export type StrategyEvidence = { messageId: string; ts: number; type: string; name?: string };
 
@@ -11,8 +11,8 @@ export type StrategyDriver = {
   reason: string;
   /** The churn-model feature behind it (e.g. "failed_payments"); the fallback plays key on it when present. */
   feature?: string;
-  /** Contribution to the churn score; larger pushes risk up more. */
-  weight: number;
+  /** Log-odds it adds to the churn probability; larger pushes risk up more. */
+  contribution: number;
   evidence: StrategyEvidence[];
 };
 

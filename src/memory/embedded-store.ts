@@ -2,7 +2,7 @@ import { Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MemoryMismatchError } from "../errors/memory-mismatch-error";
-import { normalised } from "./customer-vector";
+import { normalised, type CustomerVector } from "./customer-vector";
 import {
   feedStep,
   openMemoryDatabase,
@@ -218,6 +218,12 @@ export class EmbeddedStore implements MemoryStore {
     // Erasure: secure_delete zeroes freed pages; the checkpoint drops the old pages from the WAL.
     this.db!.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     return removed;
+  }
+
+  /** The running sums behind `similarCustomers` (for inspection and tests). */
+  async customerVector(customerId: string): Promise<CustomerVector | undefined> {
+    this.sync();
+    return this.slab.customerVector(customerId);
   }
 
   async count(customerId?: string): Promise<number> {

@@ -141,6 +141,12 @@ export class VectorSlab {
     return this.gatheredScan(matching, query, limit);
   }
 
+  /** A copy of the customer's running sums, if it has any. */
+  customerVector(customerId: string): CustomerVector | undefined {
+    const cv = this.customers.get(customerId)?.cv;
+    return cv && { sum: Float64Array.from(cv.sum), weight: cv.weight, refTs: cv.refTs };
+  }
+
   similarCustomers(customerId: string, k: number): { customerId: string; score: number }[] {
     const self = this.customers.get(customerId);
     if (!self) return [];

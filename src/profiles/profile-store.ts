@@ -1,4 +1,4 @@
-import { emptyProfile, foldEventsInto, stageFor, type Profile } from "../../pipelines/profile";
+import { emptyProfile, foldEventsInto, PURCHASE, stageFor, type Profile } from "../../pipelines/profile";
 import type { CleanEvent } from "../../pipelines/clean-event";
 import type { StageRules } from "../../pipelines/lifecycle-stage";
 import type { RedisClient } from "../redis/connection";
@@ -45,6 +45,13 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
     return { profile: json ? (JSON.parse(json) as Profile) : undefined, version: v ?? "" };
   }
 
+  /** Counts for the refit policy; approximate (a crash right after the write skips them). */
+  async function countData(customerId: string, isNew: boolean, purchases: number) {
+    if (isAnonymousCustomer(customerId)) return;
+    if (isNew) await redis.hincrby(keys.dataStats(), "customers", 1);
+    if (purchases) await redis.hincrby(keys.dataStats(), "purchases", purchases);
+  }
+
   return {
     async get(customerId: string): Promise<Profile | undefined> {
       return (await read(customerId)).profile;
@@ -89,6 +96,7 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
         if (outcome === 2) return { profile: base, applied: [], seenBefore: [] };
         if (outcome === 1) {
           if (!current) await redis.sadd(keys.customerShard(keys.customerShardOf(customerId)), customerId);
+          await countData(customerId, !current, fresh.filter((e) => e.name === PURCHASE).length);
           return { profile: next, applied, seenBefore };
         }
         if (attempt > 50) throw new Error(`profile of ${customerId} kept changing under us; giving up after ${attempt} attempts`);
@@ -104,6 +112,12 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
     async remove(customerId: string): Promise<void> {
       await redis.del(keys.profile(customerId), keys.applied(customerId), keys.anonymousEvents(customerId));
       await redis.srem(keys.customerShard(keys.customerShardOf(customerId)), customerId);
+    },
+
+    /** How many customer ids there are (anonymous visitors included). */
+    async count(): Promise<number> {
+      const sizes = await Promise.all(Array.from({ length: keys.customerShards }, (_, shard) => redis.scard(keys.customerShard(shard))));
+      return sizes.reduce((a, b) => a + b, 0);
     },
 
     /** Every customer id, shard by shard. */

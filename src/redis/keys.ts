@@ -20,6 +20,10 @@ export function keyspace(prefix: string, partitions: number) {
     applied: (customerId: string) => `${prefix}:{c:${customerId}}:applied`,
     /** Cleaned events of a customer known only by anonymousId, replayed into the customer when identified. */
     anonymousEvents: (customerId: string) => `${prefix}:{c:${customerId}}:events`,
+    /** Running sums of the customer vector in the Qdrant memory: hash {sum, weight, refTs, v}. */
+    customerSums: (customerId: string) => `${prefix}:{c:${customerId}}:sums`,
+    /** Events those sums count: point id → fingerprint of the version counted (written with them). */
+    customerSumEvents: (customerId: string) => `${prefix}:{c:${customerId}}:sums:events`,
     /** Set by erasure, with a TTL: events of this customer still in flight are dropped, not applied. */
     erased: (customerId: string) => `${prefix}:{c:${customerId}}:erased`,
     /** anonymousId → the userId it was linked to by identify/alias. */
@@ -40,6 +44,17 @@ export function keyspace(prefix: string, partitions: number) {
     /** Fitted recommender (JSON) and its version. */
     recommender: () => `${prefix}:{model}:recs`,
     recommenderVersion: () => `${prefix}:{model}:recs:version`,
+    /** Fit metadata of every model (hash: field per model → JSON), for GET /admin/models and the refit policy. */
+    modelsMeta: () => `${prefix}:{model}:meta`,
+    /** How much data there is (hash: customers, purchases), counted as profiles take events in. */
+    dataStats: () => `${prefix}:{stats}:data`,
+    /** Live counts between refits, in one slot: distinct buyers per item (sorted set), names (hash)… */
+    liveBuyers: () => `${prefix}:{recs}:buyers`,
+    liveNames: () => `${prefix}:{recs}:names`,
+    /** …and per item, the items bought with it by how many customers (sorted set). */
+    liveTogether: (itemId: string) => `${prefix}:{recs}:with:${itemId}`,
+    /** Set once the live counts were rebuilt from every profile (at the first refit). */
+    liveBuilt: () => `${prefix}:{recs}:built`,
     allStreams: () => Array.from({ length: partitions }, (_, p) => `${prefix}:{p${p}}:events`),
   };
 }

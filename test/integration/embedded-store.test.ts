@@ -2,7 +2,7 @@ import { afterEach, beforeEach } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openEmbeddedStore } from "../../src/memory/embedded-store";
+import { EmbeddedStore, openEmbeddedStore } from "../../src/memory/embedded-store";
 import { CONTRACT_META, memoryStoreContract } from "./memory-store.contract";
 
 let dataDir = "";
@@ -13,4 +13,6 @@ afterEach(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-memoryStoreContract("embedded", (meta = CONTRACT_META) => openEmbeddedStore({ dataDir, ...meta }));
+memoryStoreContract("embedded", (meta = CONTRACT_META) => openEmbeddedStore({ dataDir, ...meta }), {
+  customerVector: (store, customerId) => (store as EmbeddedStore).customerVector(customerId),
+});

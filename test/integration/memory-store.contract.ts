@@ -1,12 +1,21 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { MemoryMismatchError } from "../../src/errors/memory-mismatch-error";
-import type { MemoryMeta, MemoryPoint, MemoryStage, MemoryStore } from "../../src/memory/memory-store";
+import { applyEvent, customerDirection, emptyCustomerVector, normalised, type CustomerVector } from "../../src/memory/customer-vector";
+import { DEFAULT_HALF_LIFE_MS, type MemoryMeta, type MemoryPoint, type MemoryStage, type MemoryStore } from "../../src/memory/memory-store";
 import { pointId } from "../../src/memory/point-id";
 
 export const CONTRACT_META: MemoryMeta = { modelId: "contract-test-model", dimensions: 8 };
 
 /** Opens the store under test at the current test's location (same location on every call). */
 export type OpenStore = (meta?: MemoryMeta) => Promise<MemoryStore>;
+
+/** What a store's test file can offer beyond the interface, for the cases that need to look inside. */
+export type ContractCapabilities = {
+  /** The running sums the store holds for a customer (undefined when it holds none). */
+  customerVector?: (store: MemoryStore, customerId: string) => Promise<CustomerVector | undefined>;
+  /** Makes the store's next write of a customer vector fail: answered 500, or applied but answered after the client gave up. */
+  failNextCustomerVectorWrite?: (how: "error" | "late") => void;
+};
 
 const DAY_MS = 24 * 3600 * 1000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -38,7 +47,22 @@ function point(spec: PointSpec): MemoryPoint {
   };
 }
 
-export function memoryStoreContract(name: string, open: OpenStore): void {
+/** The sums of exactly these points, computed from scratch (what the store must hold, whatever happened). */
+export function recomputedCustomerVector(points: MemoryPoint[], halfLifeMs = DEFAULT_HALF_LIFE_MS): CustomerVector {
+  const cv = emptyCustomerVector(CONTRACT_META.dimensions, 0);
+  for (const p of points) applyEvent(cv, normalised(p.vector), p.payload.ts, halfLifeMs);
+  return cv;
+}
+
+/** Same weight (at one reference time) and same direction, up to float error. */
+export function expectSameCustomerVector(got: CustomerVector | undefined, want: CustomerVector): void {
+  expect(got).toBeDefined();
+  expect(got!.weight * 2 ** ((got!.refTs - want.refTs) / DEFAULT_HALF_LIFE_MS)).toBeCloseTo(want.weight, 6);
+  const [a, b] = [customerDirection(got!)!, customerDirection(want)!];
+  expect(a.reduce((dot, x, i) => dot + x * b[i]!, 0)).toBeCloseTo(1, 5);
+}
+
+export function memoryStoreContract(name: string, open: OpenStore, capabilities: ContractCapabilities = {}): void {
   describe(`${name} memory store contract`, () => {
     const opened: MemoryStore[] = [];
     const openStore = async (meta?: MemoryMeta) => {
@@ -311,6 +335,70 @@ export function memoryStoreContract(name: string, open: OpenStore): void {
         expect(await reader.similarCustomers("erase-me", 5)).toEqual([]);
         expect((await reader.similarCustomers("keep", 5)).map((s) => s.customerId)).not.toContain("erase-me");
         expect((await reader.searchCustomers({ vector: direction(0), limit: 5, perCustomer: 1 })).map((c) => c.customerId)).toEqual(["keep"]);
+      });
+    });
+
+    describe("customer vectors stay exact under concurrency and failures", () => {
+      const { customerVector, failNextCustomerVectorWrite } = capabilities;
+      const stored = (store: MemoryStore, customerId: string) => customerVector!(store, customerId);
+
+      for (const customers of [1, 2, 3])
+        test.if(Boolean(customerVector))(
+          `two instances upserting events of ${customers} customer(s) in parallel, some twice: each vector equals the one recomputed from its events`,
+          async () => {
+            const [a, b] = [await openStore(), await openStore()];
+            const points = Array.from({ length: 24 }, (_, i) => point({ customerId: `par-${i % customers}`, axis: i, wobble: 0.3, day: i % 5 }));
+            const redelivered = points.filter((_, i) => i % 4 === 0);
+            await Promise.all([...points, ...redelivered].map((p, i) => (i % 2 ? a : b).upsert([p])));
+            expect(await a.count()).toBe(points.length);
+            for (let c = 0; c < customers; c++) {
+              const own = points.filter((p) => p.customerId === `par-${c}`);
+              expectSameCustomerVector(await stored(b, `par-${c}`), recomputedCustomerVector(own));
+            }
+          },
+        );
+
+      for (const how of ["error", "late"] as const)
+        test.if(Boolean(customerVector && failNextCustomerVectorWrite))(
+          `(stores that write the customer vector apart from the events) a customer-vector write that failed (${how === "error" ? "answered 500" : "applied, answered after the client gave up"}), retried, counts its events once`,
+          async () => {
+            const store = await openStore();
+            const earlier = point({ customerId: "retry", axis: 1, day: 1 });
+            await store.upsert([earlier]);
+            const p = point({ customerId: "retry", axis: 2, day: 2 });
+            failNextCustomerVectorWrite!(how);
+            await expect(store.upsert([p])).rejects.toThrow();
+            // The job's retry: the same events again.
+            await store.upsert([p]);
+            expectSameCustomerVector(await stored(store, "retry"), recomputedCustomerVector([earlier, p]));
+          },
+        );
+
+      test.if(Boolean(customerVector))("a reassignment repeated after a crash moves each event's weight once", async () => {
+        const store = await openStore();
+        const anon = [point({ customerId: "anon-r", axis: 1 }), point({ customerId: "anon-r", axis: 2, day: 1 })];
+        const known = point({ customerId: "cust-r", axis: 3 });
+        await store.upsert([...anon, known]);
+        await store.reassignCustomer("anon-r", "cust-r");
+        await store.reassignCustomer("anon-r", "cust-r");
+        expectSameCustomerVector(await stored(store, "cust-r"), recomputedCustomerVector([...anon, known]));
+        expect((await stored(store, "anon-r"))?.weight ?? 0).toBe(0);
+      });
+    });
+
+    describe("two processes opening one new memory at once", () => {
+      test("with the same model: both open, and each sees the other's writes", async () => {
+        const [a, b] = await Promise.all([openStore(), openStore()]);
+        await a.upsert([point({ customerId: "both", axis: 1 })]);
+        expect(await b.count()).toBe(1);
+      });
+
+      test("with different models: exactly one opens, the other is refused with a reembed hint", async () => {
+        const outcomes = await Promise.allSettled([openStore(), openStore({ ...CONTRACT_META, modelId: "a-racing-model" })]);
+        expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+        const [refused] = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected");
+        expect(refused!.reason).toBeInstanceOf(MemoryMismatchError);
+        expect(String(refused!.reason.message)).toContain("bun run reembed");
       });
     });
 

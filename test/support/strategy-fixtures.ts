@@ -24,13 +24,13 @@ export function strategyContext(overrides: Partial<StrategyContext> = {}): Strat
         {
           reason: "Has not bought for a long time",
           feature: "recency_days",
-          weight: 0.9,
+          contribution: 0.9,
           evidence: [{ messageId: "evt-order-7", ts: NOW - 75 * DAY_MS, type: "track", name: "Order Completed" }],
         },
         {
           reason: "Has had failed payments",
           feature: "failed_payments",
-          weight: 0.4,
+          contribution: 0.4,
           evidence: [{ messageId: "evt-pay-fail-1", ts: NOW - 10 * DAY_MS, type: "track", name: "Payment Failed" }],
         },
       ],

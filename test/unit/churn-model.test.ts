@@ -1,16 +1,17 @@
 import { describe, expect, it } from "bun:test";
 import { DAY_MS } from "../../pipelines/bgnbd.ts";
-import { churnFeatures, FEATURE_NAMES, FEATURE_WORDING, type CustomerHistory, type HistoryEvent } from "../../pipelines/churn-features.ts";
-import { gbmContributions, gbmRawScore, trainGbm } from "../../src/inference/churn-gbm.ts";
+import { churnFeatures, FEATURE_DIRECTION, FEATURE_NAMES, type CustomerHistory, type FeatureName, type HistoryEvent } from "../../pipelines/churn-features.ts";
+import { gbmRawScore, gbmShapley, trainGbm } from "../../src/inference/churn-gbm.ts";
 import {
   churnLabel,
+  churnProbability,
   deserialiseChurnModel,
-  predictChurn,
-  riskTier,
+  explainModel,
   serialiseChurnModel,
   trainChurnModel,
   type ChurnDefinition,
 } from "../../src/inference/churn-model.ts";
+import { riskTier } from "../../src/inference/churn-prediction.ts";
 import { buildSnapshot, buildTrainingSet, snapshotNeighbourIndex } from "../../src/inference/churn-training.ts";
 
 const T0 = Date.UTC(2024, 0, 1);
@@ -37,7 +38,7 @@ function syntheticHistories(count: number): CustomerHistory[] {
     }));
     if (rand() < 0.2 && purchases.length > 0) {
       const ts = purchases.at(-1)!.ts + DAY_MS;
-      events.push({ ts, messageId: `cancel-${c}`, type: "track", name: "Subscription Cancelled", stage: "churn_signal" });
+      events.push({ ts, messageId: `cancel-${c}`, type: "track", name: "Subscription Cancelled", stage: "churn_signal", signal: "cancellation" });
     }
     return { customerId: `c${c}`, firstSeenMs: purchases[0]?.ts ?? T0, purchases, events };
   }).filter((h) => h.purchases.length > 0);
@@ -53,24 +54,23 @@ describe("churn features", () => {
     expect(a.values.frequency).toBe(2);
   });
 
-  it("should count churn signals and cite them as evidence", () => {
+  it("should leave explicit signals out of the behaviour features (they are scored on top of any model)", () => {
     const h: CustomerHistory = {
       customerId: "x",
       firstSeenMs: T0,
       purchases: [{ ts: T0, amount: 20, messageId: "p1" }],
-      events: [
-        { ts: T0, messageId: "p1", type: "track", name: "Order Completed", stage: "conversion" },
-        { ts: T0 + DAY_MS, messageId: "e1", type: "track", name: "Payment Failed", stage: "churn_signal" },
-        { ts: T0 + 2 * DAY_MS, messageId: "e2", type: "track", name: "Complaint Filed", stage: "churn_signal" },
-      ],
+      events: [{ ts: T0 + DAY_MS, messageId: "e1", type: "track", name: "Payment Failed", stage: "churn_signal", signal: "failed_payment" }],
     };
-    const f = churnFeatures(h, T0 + 10 * DAY_MS, population);
-    expect(f.values.churn_signals).toBe(2);
-    expect(f.values.failed_payments).toBe(1);
-    expect(f.values.complaints).toBe(1);
-    expect(f.values.is_in_churn_signal_stage).toBe(1);
-    expect(f.evidence.failed_payments.map((e) => e.messageId)).toEqual(["e1"]);
-    expect(f.values.recency_days).toBe(10);
+    const withSignal = churnFeatures(h, T0 + 10 * DAY_MS, population).values;
+    const without = churnFeatures({ ...h, events: [] }, T0 + 10 * DAY_MS, population).values;
+    expect({ ...withSignal, days_since_last_activity: 0, activity_recent_window: 0, stage_changes: 0 }).toEqual({
+      ...without,
+      days_since_last_activity: 0,
+      activity_recent_window: 0,
+      stage_changes: 0,
+    });
+    expect(withSignal.recency_days).toBe(10);
+    expect(withSignal.days_since_last_activity).toBe(9);
   });
 
   it("should compute basket features when quantities and products are known, NaN otherwise", () => {
@@ -90,8 +90,6 @@ describe("churn features", () => {
     expect(f.values.distinct_products).toBe(3);
     expect(f.values.products_per_order).toBeCloseTo(5 / 3, 9);
     expect(f.values.repeat_product_share).toBeCloseTo(2 / 5, 9);
-    expect(f.values.refunds).toBe(1);
-    expect(f.evidence.refunds.map((e) => e.messageId)).toEqual(["r1"]);
     expect(f.values.last_gap_days).toBe(20);
     expect(f.values.last_gap_ratio).toBeCloseTo(20 / 15, 9);
     expect(f.values.recency_tenure_ratio).toBeCloseTo(10 / 40, 9);
@@ -100,8 +98,33 @@ describe("churn features", () => {
     expect(Number.isNaN(plain.values.distinct_products)).toBe(true);
   });
 
-  it("should word every feature for a marketer", () => {
-    for (const name of FEATURE_NAMES) expect(FEATURE_WORDING[name].up.length).toBeGreaterThan(0);
+  it("should count engagement from whole days before the as-of day, and call it unknown when the history keeps none", () => {
+    const day = Math.floor(T0 / DAY_MS);
+    const h: CustomerHistory = {
+      customerId: "e",
+      firstSeenMs: T0 - 100 * DAY_MS,
+      purchases: [{ ts: T0 - 90 * DAY_MS, amount: 10, messageId: "p" }],
+      events: [],
+      activity: [
+        { day: day - 40, any: 3, views: 3 },
+        { day: day - 10, any: 5, views: 2, carts: 2, searches: 1 },
+        { day: day - 2, any: 1, support: 1 },
+        { day, any: 9, views: 9 },
+      ],
+    };
+    const v = churnFeatures(h, T0 + 3_600_000, population).values;
+    expect(v.views_recent_window).toBe(2);
+    expect(v.active_days_recent_window).toBe(2);
+    expect(v.days_since_last_view).toBe(10);
+    expect(v.carts_without_order).toBe(2);
+    expect(v.support_recent_window).toBe(1);
+    expect(v.views_trend).toBeCloseTo((2 - 3) / (2 + 3 + 1), 12);
+    const unknown = churnFeatures({ ...h, activity: undefined }, T0, population).values;
+    expect(Number.isNaN(unknown.views_recent_window)).toBe(true);
+  });
+
+  it("should give every feature a monotone direction (+1, −1 or 0)", () => {
+    for (const name of FEATURE_NAMES) expect([1, -1, 0]).toContain(FEATURE_DIRECTION[name]);
   });
 });
 
@@ -110,7 +133,7 @@ describe("churn labels", () => {
     customerId: "x",
     firstSeenMs: T0,
     purchases: [{ ts: T0 + 10 * DAY_MS, amount: 1, messageId: "p" }],
-    events: [{ ts: T0 + 5 * DAY_MS, messageId: "c", type: "track", name: "Subscription Cancelled", stage: "churn_signal" }],
+    events: [{ ts: T0 + 5 * DAY_MS, messageId: "c", type: "track", name: "Subscription Cancelled", stage: "churn_signal", signal: "cancellation" }],
   };
   const cases = [
     { name: "a purchase in the window keeps the customer", def: { ...definition, explicitCancellation: false }, from: T0, want: 0 },
@@ -124,17 +147,52 @@ describe("churn labels", () => {
 });
 
 describe("gradient-boosted trees", () => {
-  it("should learn a threshold rule and decompose the score into contributions", () => {
-    const n = 2000;
-    const x0 = Float64Array.from({ length: n }, (_, i) => (i * 7919) % 1000);
-    const x1 = Float64Array.from({ length: n }, (_, i) => (i * 104729) % 997);
+  const n = 2000;
+  const x0 = Float64Array.from({ length: n }, (_, i) => (i * 7919) % 1000);
+  const x1 = Float64Array.from({ length: n }, (_, i) => (i * 104729) % 997);
+
+  it("should learn a threshold rule and split the score difference exactly among the features (Shapley)", () => {
     const y = Float64Array.from(x0, (v) => (v > 600 ? 1 : 0));
     const model = trainGbm([x0, x1], y, { trees: 60, learningRate: 0.2, subsample: 1 });
     expect(gbmRawScore(model, [900, 10])).toBeGreaterThan(2);
     expect(gbmRawScore(model, [100, 10])).toBeLessThan(-2);
-    const { bias, contributions } = gbmContributions(model, [900, 10], 2);
-    expect(bias + contributions[0]! + contributions[1]!).toBeCloseTo(gbmRawScore(model, [900, 10]), 9);
-    expect(Math.abs(contributions[0]!)).toBeGreaterThan(Math.abs(contributions[1]!));
+    const phi = gbmShapley(model, [900, 10], [100, 500], 2);
+    expect(phi[0]! + phi[1]!).toBeCloseTo(gbmRawScore(model, [900, 10]) - gbmRawScore(model, [100, 500]), 9);
+    expect(phi[0]!).toBeGreaterThan(Math.abs(phi[1]!));
+  });
+
+  it("should match brute-force Shapley values on a model with interactions", () => {
+    const x2 = Float64Array.from({ length: n }, (_, i) => (i * 31) % 101);
+    const y = Float64Array.from(x0, (v, i) => ((v > 500 && x1[i]! > 300) || x2[i]! > 90 ? 1 : 0));
+    const model = trainGbm([x0, x1, x2], y, { trees: 30, maxDepth: 3, learningRate: 0.3, subsample: 1, minChildWeight: 5 });
+    const x = [800, 700, 20];
+    const r = [200, 100, 95];
+    const f = (mask: number) => gbmRawScore(model, [0, 1, 2].map((k) => (mask & (1 << k) ? x[k]! : r[k]!)));
+    const brute = [0, 1, 2].map((k) => {
+      let phi = 0;
+      for (let mask = 0; mask < 8; mask++) {
+        if (mask & (1 << k)) continue;
+        const size = [0, 1, 2].filter((j) => mask & (1 << j)).length;
+        phi += (([1, 1, 2][size]! * [2, 1, 1][size]!) / 6) * (f(mask | (1 << k)) - f(mask));
+      }
+      return phi;
+    });
+    const phi = gbmShapley(model, x, r, 3);
+    for (let k = 0; k < 3; k++) expect(phi[k]!).toBeCloseTo(brute[k]!, 9);
+  });
+
+  it("should keep the score monotone in a constrained feature, even against the data", () => {
+    // The label mostly rises with x0; constrained to fall with it, the model never rises.
+    const y = Float64Array.from(x0, (v, i) => (v > 700 || (v > 200 && v < 400 && i % 3 === 0) ? 1 : 0));
+    const model = trainGbm([x0, x1], y, { trees: 80, learningRate: 0.2, subsample: 1, monotone: [-1, 0] });
+    let previous = Infinity;
+    for (let v = 0; v <= 1000; v += 10) {
+      const s = gbmRawScore(model, [v, 500]);
+      expect(s).toBeLessThanOrEqual(previous + 1e-12);
+      previous = s;
+    }
+    const phi = gbmShapley(model, [900, 500], [100, 500], 2);
+    expect(phi[0]!).toBeLessThanOrEqual(0);
   });
 });
 
@@ -153,10 +211,16 @@ describe("churn model", () => {
     expect(model.modelVersion).toMatch(/^churn-gbm-\d{8}-[0-9a-f]{16}$/);
   });
 
-  it("should survive a JSON round trip with the same predictions", () => {
+  const reference = (() => {
+    const stayers = training.latest.rows.filter((r) => r.label === 0);
+    return Object.fromEntries(FEATURE_NAMES.map((f) => [f, stayers.map((r) => r.features.values[f]).sort((a, b) => a - b)[stayers.length >> 1]!])) as Record<FeatureName, number>;
+  })();
+
+  it("should survive a JSON round trip with the same predictions and explanations", () => {
     const copy = deserialiseChurnModel(serialiseChurnModel(model));
     for (const row of test.rows.slice(0, 20)) {
-      expect(predictChurn(copy, row.features, scoreAt)).toEqual(predictChurn(model, row.features, scoreAt));
+      expect(churnProbability(copy, row.features)).toBe(churnProbability(model, row.features));
+      expect(explainModel(copy, row.features, reference)).toEqual(explainModel(model, row.features, reference));
     }
   });
 
@@ -164,25 +228,32 @@ describe("churn model", () => {
     const blended = trainChurnModel(training.rows, { definition, trainedAtMs: scoreAt, gbm: { trees: 40 }, blendWeights: [0.5] });
     expect(blended.blend?.gbmWeight).toBe(0.5);
     const copy = deserialiseChurnModel(serialiseChurnModel(blended));
-    const row = test.rows[0]!;
-    expect(predictChurn(copy, row.features, scoreAt)).toEqual(predictChurn(blended, row.features, scoreAt));
-    const drivers = predictChurn(blended, row.features, scoreAt, { maxDrivers: 100, minWeight: 0 }).drivers;
-    expect(drivers.some((d) => d.feature === "bgnbd_p_no_purchase")).toBe(true);
+    const row = test.rows.find((r) => Math.abs(r.features.values.bgnbd_p_no_purchase - reference.bgnbd_p_no_purchase) > 0.1)!;
+    expect(churnProbability(copy, row.features)).toBe(churnProbability(blended, row.features));
+    const e = explainModel(blended, row.features, reference);
+    expect(Math.abs(e.contributions.get("bgnbd_p_no_purchase")!)).toBeGreaterThan(0);
   });
 
-  it("should explain a prediction with worded drivers citing the customer's own events", () => {
-    const row = test.rows.find((r) => predictChurn(model, r.features, scoreAt).riskTier === "high")!;
-    const prediction = predictChurn(model, row.features, scoreAt);
-    expect(prediction.probability).toBeGreaterThanOrEqual(0.75);
-    expect(prediction.drivers.length).toBeGreaterThan(0);
-    const own = new Set([...row.history.purchases.map((p) => p.messageId), ...row.history.events.map((e) => e.messageId)]);
-    for (const driver of prediction.drivers) {
-      expect([FEATURE_WORDING[driver.feature].up, FEATURE_WORDING[driver.feature].down]).toContain(driver.reason);
-      for (const e of driver.evidence) expect(own.has(e.messageId)).toBe(true);
+  it("should explain each customer exactly: the contributions add up to their log-odds minus the reference's", () => {
+    for (const row of test.rows.slice(0, 50)) {
+      const e = explainModel(model, row.features, reference);
+      const sum = [...e.contributions.values()].reduce((a, b) => a + b, 0);
+      expect(e.referenceLogOdds + sum).toBeCloseTo(e.logOdds, 9);
+      const p = churnProbability(model, row.features);
+      expect(1 / (1 + Math.exp(-e.logOdds))).toBeCloseTo(p, 12);
     }
-    const weights = prediction.drivers.map((d) => Math.abs(d.weight));
-    expect(weights).toEqual([...weights].sort((a, b) => b - a));
-    expect(prediction.computedAt).toBe(new Date(scoreAt).toISOString());
+  });
+
+  it("should never credit a monotone feature against its direction", () => {
+    for (const row of test.rows) {
+      const { contributions } = explainModel(model, row.features, reference);
+      for (const [feature, c] of contributions) {
+        const direction = FEATURE_DIRECTION[feature];
+        const delta = row.features.values[feature] - reference[feature];
+        if (direction === 0 || Math.abs(c) < 1e-12 || Number.isNaN(delta)) continue;
+        expect(Math.sign(c)).toBe(Math.sign(direction * delta));
+      }
+    }
   });
 
   const tiers = [

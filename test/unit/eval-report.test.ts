@@ -63,7 +63,7 @@ function report(): EvalReport {
         churned: true,
         probability: 0.91,
         riskTier: "high",
-        drivers: [{ reason: "Long time since the last order", feature: "recency_days", weight: 1.2, evidence: [{ messageId: "m-1", ts: 0, type: "track", name: "Order Completed" }] }],
+        drivers: [{ reason: "Long time since the last order", feature: "recency_days", contribution: 1.2, evidence: [{ messageId: "m-1", ts: 0, type: "track", name: "Order Completed" }] }],
         recommendations: [{ itemId: "y", name: "Mug & saucer", reason: "bought together" }],
         boughtAfter: ["y"],
         strategy: "Win them back",

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import type { RiskTier } from "../../src/inference/churn-model";
+import type { RiskTier } from "../../src/inference/churn-prediction";
 import { fallbackStrategy, playForDriver } from "../../src/inference/fallback-playbook";
 import type { StrategyContext, StrategyDriver } from "../../src/inference/strategy-context";
 import { retentionStrategySchema } from "../../src/inference/strategy-schema";
@@ -7,7 +7,7 @@ import { strategyContext } from "../support/strategy-fixtures";
 
 const driver = (reason: string, weight: number, feature?: string, messageId = `evt-${reason.length}-${weight}`): StrategyDriver => ({
   reason,
-  weight,
+  contribution: weight,
   ...(feature ? { feature } : {}),
   evidence: [{ messageId, ts: 0, type: "track", name: reason }],
 });
@@ -97,7 +97,7 @@ test("cites the evidence of the drivers it acted on, and the rationale names the
   expect(s.rationale).toContain("high (82%)");
 });
 
-test("drivers that lower risk (weight ≤ 0) choose no play", () => {
+test("drivers that lower risk (contribution ≤ 0) choose no play", () => {
   const s = fallbackStrategy(ctxWith("high", [driver("Has had failed payments", -0.5, "failed_payments")]));
   expect(s.actions[0]!.action).toMatch(/Win-back/);
 });

@@ -7,7 +7,7 @@ const promptChars = (ctx: StrategyContext) => buildStrategyMessages(ctx).reduce(
 const userData = (ctx: StrategyContext) => {
   const user = buildStrategyMessages(ctx).find((m) => m.role === "user")!.content;
   return JSON.parse(user.slice(user.indexOf("{"))) as {
-    churn: { riskTier: string; drivers: { reason: string; weight: number; evidence: { messageId: string; date: string }[] }[] };
+    churn: { riskTier: string; drivers: { reason: string; contribution: number; evidence: { messageId: string; date: string }[] }[] };
     relevantEvents: { text: string }[];
     similarCustomersWhoStayed: string[];
     recommendations: unknown[];
@@ -26,7 +26,7 @@ function hugeContext(): StrategyContext {
       ...base.churn,
       drivers: Array.from({ length: 40 }, (_, i) => ({
         reason: long(`driver ${i}`),
-        weight: i / 40,
+        contribution: i / 40,
         evidence: Array.from({ length: 50 }, (_, j) => ({ messageId: `ev-${i}-${j}-${"q".repeat(300)}`, ts: j, type: "track", name: long("name") })),
       })),
     },
@@ -46,9 +46,9 @@ test("the prompt has a system message with the JSON schema and a user message wi
   expect(data.churn.riskTier).toBe("high");
 });
 
-test("the prompt contains every driver with its weight and its evidence message ids, strongest first", () => {
+test("the prompt contains every driver with its contribution and its evidence message ids, strongest first", () => {
   const data = userData(strategyContext());
-  expect(data.churn.drivers.map((d) => [d.reason, d.weight])).toEqual([
+  expect(data.churn.drivers.map((d) => [d.reason, d.contribution])).toEqual([
     ["Has not bought for a long time", 0.9],
     ["Has had failed payments", 0.4],
   ]);
@@ -78,7 +78,7 @@ test(`a customer with huge history still gives a prompt under ${MAX_PROMPT_CHARS
 
 test("the strongest drivers are kept when the list is cut", () => {
   const ctx = hugeContext();
-  const kept = userData(ctx).churn.drivers.map((d) => d.weight);
+  const kept = userData(ctx).churn.drivers.map((d) => d.contribution);
   expect(kept).toEqual([...kept].sort((a, b) => b - a));
   expect(kept[0]).toBe(0.975);
 });

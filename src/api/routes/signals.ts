@@ -8,9 +8,15 @@ import { createRedis } from "../../redis/connection";
 import { authorize } from "../auth";
 import type { AppDeps } from "../deps";
 
-const signalBodySchema = z.union([
-  z.strictObject({ customerId: z.string().min(1) }),
-  z.strictObject({ customerIds: z.array(z.string().min(1)).min(1) }),
+const asOf = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}/.test(v), "an ISO-8601 date or date-time, e.g. 2017-10-02 or 2017-10-02T12:00:00Z")
+  .refine((v) => Date.parse(v) <= Date.now(), "must not be in the future")
+  .optional()
+  .describe("Score as of this moment, from the events before it (a bare date is the start of that day, UTC); default now");
+export const signalBodySchema = z.union([
+  z.strictObject({ customerId: z.string().min(1), asOf }),
+  z.strictObject({ customerIds: z.array(z.string().min(1)).min(1), asOf }),
 ]);
 
 type Requested = { customerId: string; jobId: string };
@@ -19,10 +25,12 @@ export function signalRoutes(deps: AppDeps) {
   const { config } = deps;
   const queue = deps.queues[queueNames.inference] as Queue<InferenceJob>;
   let events: QueueEvents | undefined;
+  let eventsRedis: ReturnType<typeof createRedis> | undefined;
   // Waiting needs a blocking reader of its own, opened on the first ?wait=true.
   const queueEvents = async () => {
     if (!events) {
-      events = new QueueEvents(queueNames.inference, { ...queueOptions(config, queueNames.inference, createRedis(config, "worker")) });
+      eventsRedis = createRedis(config, "worker");
+      events = new QueueEvents(queueNames.inference, { ...queueOptions(config, queueNames.inference, eventsRedis) });
       await events.waitUntilReady();
     }
     return events;
@@ -44,13 +52,20 @@ export function signalRoutes(deps: AppDeps) {
   }
 
   return new Elysia({ name: "signals" })
+    // The waiting reader holds Redis connections of its own (BullMQ blocks on a duplicate of the one
+    // it is given): close both with the app, or the process never exits.
+    .onStop(async () => {
+      await events?.close();
+      eventsRedis?.disconnect();
+      events = eventsRedis = undefined;
+    })
     .post(
       "/signals/churn",
       async ({ body, query, request, set }) => {
         authorize(deps.keyRing, request.headers, "read");
         const parsed = signalBodySchema.safeParse(body);
         if (!parsed.success)
-          throw new InvalidRequestError("send {customerId} or {customerIds:[...]}", {
+          throw new InvalidRequestError("send {customerId} or {customerIds:[...]}, optionally with asOf", {
             details: { errors: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })) },
           });
         const ids = "customerId" in parsed.data ? [parsed.data.customerId] : [...new Set(parsed.data.customerIds)];
@@ -60,7 +75,8 @@ export function signalRoutes(deps: AppDeps) {
         const resolved = await Promise.all(ids.map(async (id) => ({ id, customerId: await deps.identities.resolveId(id) })));
         const unknown = resolved.filter((r) => !r.customerId).map((r) => r.id);
         if (unknown.length === ids.length && ids.length === 1) throw new CustomerNotFoundError(`no customer "${ids[0]}"`);
-        const jobs: Requested[] = await enqueueScores(queue, resolved.filter((r) => r.customerId).map((r) => r.customerId!));
+        const asOfMs = parsed.data.asOf === undefined ? undefined : Date.parse(parsed.data.asOf);
+        const jobs: Requested[] = await enqueueScores(queue, resolved.filter((r) => r.customerId).map((r) => r.customerId!), asOfMs);
         const notFound = unknown.map((customerId) => ({ customerId, error: "CUSTOMER_NOT_FOUND" }));
 
         if (query.wait !== "true") {
