@@ -20,8 +20,9 @@ import {
   type ChurnDefinition,
 } from "../src/inference/churn-model.ts";
 import { buildSnapshot, buildTrainingSet, snapshotNeighbourIndex } from "../src/inference/churn-training.ts";
-import { loadCdnow } from "./lib/load-cdnow.ts";
-import { loadOnlineRetail } from "./lib/load-online-retail.ts";
+import { loadCdnow } from "../src/eval/loaders/load-cdnow.ts";
+import { loadOnlineRetail } from "../src/eval/loaders/load-online-retail.ts";
+import { sharedData } from "../scripts/lib/shared-data.ts";
 import { parseCli } from "../src/process/cli";
 
 parseCli({ command: "bun run eval:churn", description: "Churn AUC, Brier and calibration on CDNOW and Online Retail against BG/NBD, recency-only and GBM-on-RFM baselines; writes bench/results/churn-eval.json." });
@@ -39,7 +40,7 @@ type DatasetSpec = {
 const DATASETS: DatasetSpec[] = [
   {
     name: "cdnow-master",
-    load: () => loadCdnow(),
+    load: () => loadCdnow(sharedData("cdnow", "CDNOW_master.txt")),
     cutoffDay: "1997-12-31",
     horizonDays: 182,
     // Snapshots 1997-07-03 back to 1997-04-04 (cohort acquired Jan–Mar 1997); all label windows close by the cutoff.
@@ -49,7 +50,7 @@ const DATASETS: DatasetSpec[] = [
   },
   {
     name: "online-retail",
-    load: () => loadOnlineRetail(),
+    load: () => loadOnlineRetail(sharedData("online-retail", "by-day")),
     cutoffDay: "2011-09-10",
     horizonDays: 90,
     // Snapshots 2011-06-13 back to 2011-01-10 (data start 2010-12-01); all label windows close by the cutoff.

@@ -25,8 +25,9 @@ import {
 } from "../pipelines/recommend.ts";
 import { itemCooccurrence, mostPopular, recSplit, type RecSplit } from "../src/eval/rec-scores.ts";
 import { tuneRecommender } from "../src/inference/recommender-choice.ts";
-import { loadRetailItemHistories } from "./lib/load-retail-items.ts";
-import { loadTaobaoHistories } from "./lib/load-taobao.ts";
+import { loadRetailItemHistories } from "../src/eval/loaders/load-retail-items.ts";
+import { loadTaobaoHistories } from "../src/eval/loaders/load-taobao.ts";
+import { sharedData } from "../scripts/lib/shared-data.ts";
 import { parseCli } from "../src/process/cli";
 
 parseCli({ command: "bun run eval:recs", description: "Recommendations offline on Online Retail and Taobao (HR@10, NDCG@10, coverage) vs most-popular and item co-occurrence; writes bench/results/recs-eval.json." });
@@ -49,7 +50,7 @@ type DatasetSpec = {
 const DATASETS: DatasetSpec[] = [
   {
     name: "online-retail",
-    load: () => loadRetailItemHistories(),
+    load: () => loadRetailItemHistories(sharedData("online-retail", "by-day")),
     cutoffMs: Date.parse("2011-09-10T00:00:00Z"),
     horizonMs: 90 * DAY_MS,
     needsPurchaseBefore: true,
@@ -60,7 +61,7 @@ const DATASETS: DatasetSpec[] = [
   },
   {
     name: "taobao",
-    load: () => loadTaobaoHistories(),
+    load: () => loadTaobaoHistories(sharedData("taobao-userbehavior", "UserBehavior_814users.csv")),
     cutoffMs: Date.parse("2017-12-02T00:00:00+08:00"),
     horizonMs: 2 * DAY_MS,
     needsPurchaseBefore: false,

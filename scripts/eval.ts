@@ -1,8 +1,8 @@
 /**
- * `bun run eval`: for a data set and a cutoff, import the history before the cutoff through a
+ * `bun run eval`: for any history and a cutoff, import the history before the cutoff through a
  * private running Lifeline (redis-server, API, workers), score every customer through the real
- * inference path as of the cutoff, and compare with what happened after it, beside baselines.
- * Writes bench/results/eval-<dataset>.json and a self-contained eval-<dataset>.html.
+ * inference path as of the cutoff, and compare with what the same mapped events say happened
+ * after it, beside baselines. Writes eval-<name>.json and a self-contained eval-<name>.html.
  * See docs/bring-your-own-data.md ("Evaluate on your history").
  */
 import { sharedDataDir } from "./lib/shared-data";
@@ -11,16 +11,19 @@ import { join, resolve } from "node:path";
 import { defineCommand } from "citty";
 import { runCommand } from "./lib/run-command";
 import { loadConfig } from "../src/config";
-import { datasetSpecs, EVAL_DATASETS, type EvalDatasetName } from "../src/eval/datasets";
+import { evalRuns, strayArgument } from "../src/eval/eval-args";
+import { EVAL_DATASETS } from "../src/eval/datasets";
 import { formatFigure, type EvalReport } from "../src/eval/eval-report";
+import { EvalUsageError } from "../src/eval/eval-usage-error";
 import { reportHtml } from "../src/eval/report-html";
-import { evaluateDataset } from "../src/eval/run-eval";
+import { evaluate } from "../src/eval/run-eval";
 import { createLogger } from "../src/log/logger";
 import { startRedis } from "./lib/redis-process";
 
 function summary(r: EvalReport): string {
   const lines = [
     `\n== ${r.dataset}: cutoff ${r.cutoff} (${r.cutoffIso}), horizon ${r.horizonDays} d, ${r.churn.customers} customers, churn rate ${formatFigure(r.churn.churnRate)}, ${r.runtimeSeconds} s`,
+    ...r.warnings.map((w) => `   warning: ${w}`),
     `   model ${r.system.model.version} (${r.system.model.learned ? "learned" : "BG/NBD fallback"}); import ${r.system.seconds.import} s, drain ${r.system.seconds.drain} s, refit ${r.system.seconds.refit} s, score ${r.system.seconds.score} s`,
     "   churn model                          AUC    PR-AUC Brier  lift@10%",
     ...r.churn.models.map((m) => `   ${m.label.padEnd(36)} ${formatFigure(m.auc)}  ${formatFigure(m.prAuc)}  ${formatFigure(m.brier)}  ${m.liftTopDecile.toFixed(2)}`),
@@ -34,44 +37,37 @@ function summary(r: EvalReport): string {
   return lines.join("\n");
 }
 
+const args = {
+  input: { type: "string", valueHint: "PATH", description: "your history: a file, folder or glob, read with --mapping (as `bun run import` reads it)" },
+  mapping: { type: "string", description: "a mapping file (JSON, as for `bun run import`) or a built-in mapping name", valueHint: "file|name" },
+  name: { type: "string", valueHint: "my-shop", description: "names the report eval-<name>.json / .html (default: the data set, or the mapping's name)" },
+  dataset: { type: "string", valueHint: "cdnow", description: `a built-in data set: ${EVAL_DATASETS.join(" | ")} | all (the default without --input)` },
+  cutoff: { type: "string", valueHint: "2024-01-01", description: "YYYY-MM-DD (the start of that day, UTC) or an ISO time: history is before it (required with --input)" },
+  "horizon-days": { type: "string", valueHint: "90", description: "days after the cutoff that decide churn and hold the purchases to predict (required with --input)" },
+  sample: { type: "string", valueHint: "5000", description: "customers to evaluate, a deterministic hash sample by customer id (default: all; 0 = all)" },
+  out: { type: "string", valueHint: "bench/results", default: "bench/results", description: "where eval-<name>.json and .html go" },
+  "data-root": { type: "string", valueHint: "../shared/data", description: "where the built-in data sets live (default: ../shared/data beside the checkout, or LIFELINE_SHARED_DATA)" },
+} as const;
+
 const main = defineCommand({
-  meta: { name: "eval", description: "Evaluate churn and recommendations on real history with a time split, through the running system" },
-  args: {
-    dataset: { type: "string", default: "all", description: `${EVAL_DATASETS.join(" | ")} | all` },
-    cutoff: { type: "string", description: "cutoff: YYYY-MM-DD (that day is history) or an ISO time (default per data set)" },
-    "horizon-days": { type: "string", description: "days after the cutoff that decide churn and hold the target purchases (default per data set)" },
-    sample: { type: "string", description: "customers to evaluate, a deterministic hash sample (default per data set; 0 = all)" },
-    out: { type: "string", default: "bench/results", description: "where eval-<dataset>.json and .html go" },
-    "data-root": { type: "string", description: "where the data sets live (default: ../shared/data beside the checkout, or LIFELINE_SHARED_DATA)" },
-  },
-  async run({ args }) {
-    const names: EvalDatasetName[] = args.dataset === "all" ? [...EVAL_DATASETS] : [args.dataset as EvalDatasetName];
-    for (const n of names) if (!datasetSpecs[n]) throw new Error(`--dataset ${n}: expected ${EVAL_DATASETS.join(", ")} or all`);
-    if (names.length > 1 && args.cutoff) throw new Error("--cutoff applies to one data set; add --dataset");
-    const number = (flag: string, v: string | undefined) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`--${flag} ${v}: expected a whole number`);
-      return n;
-    };
+  meta: { name: "eval", description: "Evaluate churn and recommendations on any history with a time split, through the running system" },
+  args,
+  async run({ args: a, rawArgs }) {
+    const stray = strayArgument(rawArgs, Object.keys(args));
+    if (stray) throw new EvalUsageError(stray);
+    for (const flag of Object.keys(args) as (keyof typeof args)[])
+      if (a[flag] === "" || (a[flag] as unknown) === true) throw new EvalUsageError(`--${flag} needs a value, e.g. --${flag} ${args[flag].valueHint}`);
+    const runs = evalRuns(a, resolve(a["data-root"] || sharedDataDir()));
     const log = createLogger(loadConfig({ LOG_LEVEL: process.env.LOG_LEVEL ?? "info" }), "eval");
     const redis = await startRedis();
-    mkdirSync(args.out, { recursive: true });
+    mkdirSync(a.out, { recursive: true });
     try {
-      for (const name of names) {
-        const report = await evaluateDataset({
-          spec: datasetSpecs[name],
-          dataRoot: resolve(args["data-root"] || sharedDataDir()),
-          redisUrl: redis.url,
-          log,
-          cutoff: args.cutoff,
-          horizonDays: number("horizon-days", args["horizon-days"]),
-          sample: number("sample", args.sample),
-          env: process.env,
-        });
-        writeFileSync(join(args.out, `eval-${name}.json`), JSON.stringify(report, null, 2) + "\n");
-        writeFileSync(join(args.out, `eval-${name}.html`), reportHtml(report));
-        process.stdout.write(summary(report) + `\n   wrote ${join(args.out, `eval-${name}.json`)} and .html\n`);
+      for (const run of runs) {
+        const report = await evaluate(run, { redisUrl: redis.url, log, env: process.env });
+        const file = join(a.out, `eval-${run.name}`);
+        writeFileSync(`${file}.json`, JSON.stringify(report, null, 2) + "\n");
+        writeFileSync(`${file}.html`, reportHtml(report));
+        process.stdout.write(summary(report) + `\n   wrote ${file}.json and .html\n`);
       }
     } finally {
       await redis.stop();

@@ -10,16 +10,15 @@ import { join, resolve } from "node:path";
 import { defineCommand } from "citty";
 import { runCommand } from "./lib/run-command";
 import { createApiClient, ImportFatalError } from "../src/import/api-client";
-import { builtinMappings } from "../src/import/builtin-mappings";
+import { builtinMappings, resolveMapping } from "../src/import/builtin-mappings";
 import { runImport } from "../src/import/import-run";
 import { httpLagProbe, redisLagProbe, type LagProbe } from "../src/import/lag-probe";
-import { loadMappingFile, type Mapping } from "../src/import/mapping";
+import type { Mapping } from "../src/import/mapping";
 import { listInputFiles } from "../src/import/read-rows";
 
-function resolveMapping(nameOrFile: string): Mapping {
-  const builtin = builtinMappings[nameOrFile];
-  if (builtin) return builtin;
-  if (existsSync(nameOrFile)) return loadMappingFile(nameOrFile);
+function mappingNamed(nameOrFile: string): Mapping {
+  const mapping = resolveMapping(nameOrFile);
+  if (mapping) return mapping;
   throw new ImportFatalError(`--mapping ${nameOrFile}: not a built-in mapping (${Object.keys(builtinMappings).join(", ")}) nor a mapping file`);
 }
 
@@ -81,7 +80,7 @@ const main = defineCommand({
   async run({ args }) {
     const target = cliTarget({ dataDir: args["data-dir"] });
     const dataDir = target.dataDir;
-    const mapping = resolveMapping(args.mapping);
+    const mapping = mappingNamed(args.mapping);
     const input = args.input || (mapping.defaultInput && join(args["data-root"] || sharedDataDir(), mapping.defaultInput));
     if (!input) throw new ImportFatalError("name the file, folder or glob to import");
     const files = listInputFiles(input, mapping.extensions);

@@ -57,27 +57,61 @@ export function mostPopular(train: readonly RecHistory[]): (customer: RecHistory
   return (customer) => firstK(ranked, purchased(customer));
 }
 
-/** Σ over the customer's items i of cos(i, j) = |C_i ∩ C_j| / √(|C_i|·|C_j|), C = customers with the item. */
+/**
+ * Σ over the customer's items i of cos(i, j) = |C_i ∩ C_j| / √(|C_i|·|C_j|), C = customers with the item.
+ * Items are numbered and counted in typed arrays: a row of the item–item matrix is built the
+ * first time a customer holds its item (Online Retail's rows cost Σ over customers of their
+ * item count squared, which Maps of strings made the slowest step of the eval).
+ */
 export function itemCooccurrence(train: readonly RecHistory[], kinds: readonly RecKind[]): (customer: RecHistory) => string[] {
   const counted = new Set(kinds);
-  const itemsOf = (h: RecHistory) => new Set(h.events.filter((e) => counted.has(e.kind)).map((e) => e.itemId));
-  const basketsByItem = new Map<string, string[][]>();
-  for (const basket of train.map((h) => [...itemsOf(h)]))
-    for (const item of basket) (basketsByItem.get(item) ?? basketsByItem.set(item, []).get(item)!).push(basket);
-  const rows = new Map<string, Map<string, number>>();
-  const row = (i: string) => {
+  const index = new Map<string, number>();
+  const ids: string[] = [];
+  const itemsOf = (h: RecHistory, isAdding: boolean): number[] => {
+    const items: number[] = [];
+    for (const item of new Set(h.events.filter((e) => counted.has(e.kind)).map((e) => e.itemId))) {
+      let x = index.get(item);
+      if (x === undefined && isAdding) index.set(item, (x = ids.push(item) - 1));
+      if (x !== undefined) items.push(x);
+    }
+    return items;
+  };
+  const baskets = train.map((h) => Int32Array.from(itemsOf(h, true)));
+  const basketsByItem: number[][] = ids.map(() => []);
+  baskets.forEach((basket, b) => basket.forEach((x) => basketsByItem[x]!.push(b)));
+
+  const together = new Int32Array(ids.length);
+  const rows = new Map<number, { items: Int32Array; cos: Float64Array }>();
+  const row = (i: number) => {
     let r = rows.get(i);
     if (r) return r;
-    const together = new Map<string, number>();
-    for (const basket of basketsByItem.get(i) ?? []) for (const j of basket) if (j !== i) together.set(j, (together.get(j) ?? 0) + 1);
-    const ni = basketsByItem.get(i)?.length ?? 0;
-    r = new Map([...together].map(([j, n]) => [j, n / Math.sqrt(ni * basketsByItem.get(j)!.length)]));
+    const touched: number[] = [];
+    for (const b of basketsByItem[i]!)
+      for (const j of baskets[b]!) {
+        if (j === i) continue;
+        if (together[j] === 0) touched.push(j);
+        together[j] = together[j]! + 1;
+      }
+    const ni = basketsByItem[i]!.length;
+    r = { items: Int32Array.from(touched), cos: Float64Array.from(touched, (j) => together[j]! / Math.sqrt(ni * basketsByItem[j]!.length)) };
+    for (const j of touched) together[j] = 0;
     rows.set(i, r);
     return r;
   };
+  const score = new Float64Array(ids.length);
   return (customer) => {
-    const scores = new Map<string, number>();
-    for (const i of itemsOf(customer)) for (const [j, s] of row(i)) scores.set(j, (scores.get(j) ?? 0) + s);
-    return firstK(byScore(scores), purchased(customer));
+    const touched: number[] = [];
+    for (const i of itemsOf(customer, false)) {
+      const { items, cos } = row(i);
+      for (let k = 0; k < items.length; k++) {
+        const j = items[k]!;
+        if (score[j] === 0) touched.push(j);
+        score[j] = score[j]! + cos[k]!;
+      }
+    }
+    touched.sort((a, b) => score[b]! - score[a]! || (ids[a]! < ids[b]! ? -1 : 1));
+    const ranked = touched.map((j) => ids[j]!);
+    for (const j of touched) score[j] = 0;
+    return firstK(ranked, purchased(customer));
   };
 }

@@ -1,4 +1,4 @@
-/** The JSON `bun run eval` writes per data set (bench/results/eval-<dataset>.json); the HTML report is built from it. */
+/** The JSON `bun run eval` writes per run (eval-<name>.json); the HTML report is built from it. */
 import type { CalibrationBin } from "../../pipelines/metrics";
 import type { ChurnModelResult } from "./churn-scores";
 import type { RecMethodResult } from "./rec-scores";
@@ -21,12 +21,30 @@ export type EvalExample = {
 };
 
 export type EvalReport = {
+  /** the run's name (--name, the data set, or the mapping's name) */
   dataset: string;
   note: string;
   generatedAt: string;
+  /** the mapping that read the input, for the history and for what happened after the cutoff */
+  mapping: string;
+  input: string;
   cutoff: string;
   cutoffIso: string;
   horizonDays: number;
+  /** What the mapping made of the whole input, both sides of the cutoff. */
+  data: {
+    files: number;
+    /** events the system would keep */
+    events: number;
+    /** events the API would refuse or the workers drop */
+    unusable: number;
+    orders: number;
+    firstEventIso: string;
+    lastEventIso: string;
+    evaluates: "identified customers" | "anonymous visitors";
+  };
+  /** what weakens the figures (e.g. a horizon past the data's end) */
+  warnings: string[];
   sample: { requested: number | null; eligible: number; customers: number };
   system: {
     imported: { rows: number; events: number; accepted: number; duplicates: number; rejected: number; skipped: number };

@@ -113,16 +113,16 @@ td,th{border:1px solid #ddd;padding:4px 10px;text-align:right}th[scope=row]{text
 .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:14px}.legend span{display:inline-block;width:18px;height:3px;margin-right:6px;vertical-align:middle}
 .legend .dashed{border-top:2px dashed #bbb;height:0}.example{border:1px solid #ddd;border-radius:6px;padding:10px 14px;margin:10px 0}
 .evidence{color:#555;font-size:12px}.item{display:inline-block;background:#f1f3f5;border-radius:4px;padding:1px 6px;margin:2px}.item.hit{background:#d3f9d8}
-.note{color:#666;font-size:12px}.target.met strong{color:#2f9e44}.target.missed strong{color:#c92a2a}code{font-size:11px}`;
+.note{color:#666;font-size:12px}.warning{color:#c92a2a}.target.met strong{color:#2f9e44}.target.missed strong{color:#c92a2a}code{font-size:11px}`;
 
 export function reportHtml(r: EvalReport): string {
   const s = r.system;
-  const meta = `Cutoff ${escapeHtml(r.cutoff)} (${escapeHtml(r.cutoffIso)}), horizon ${r.horizonDays} days; ${r.sample.customers} of ${r.sample.eligible} eligible customers${r.sample.requested ? " (hash sample)" : ""}. Imported ${s.imported.accepted} events (${s.imported.rows} rows, ${s.imported.rejected} rejected, ${s.imported.skipped} after the cutoff) into ${s.profiles} profiles; Lifeline model <code>${escapeHtml(s.model.version)}</code> (${s.model.learned ? "learned" : "BG/NBD fallback"}${s.model.note ? `: ${escapeHtml(s.model.note)}` : ""}). Time: import ${s.seconds.import} s, drain ${s.seconds.drain} s, refit ${s.seconds.refit} s, scoring ${s.seconds.score} s; ${r.runtimeSeconds} s in all.`;
+  const meta = `Input <code>${escapeHtml(r.input)}</code> read with mapping <code>${escapeHtml(r.mapping)}</code>: ${r.data.events} events (${r.data.orders} orders) from ${escapeHtml(r.data.firstEventIso)} to ${escapeHtml(r.data.lastEventIso)}; ${escapeHtml(r.data.evaluates)} evaluated. Cutoff ${escapeHtml(r.cutoff)} (${escapeHtml(r.cutoffIso)}), horizon ${r.horizonDays} days; ${r.sample.customers} of ${r.sample.eligible} eligible customers${r.sample.requested ? " (hash sample)" : ""}. Imported ${s.imported.accepted} events (${s.imported.rows} rows, ${s.imported.rejected} rejected, ${s.imported.skipped} skipped: after the cutoff or not evaluated) into ${s.profiles} profiles; Lifeline model <code>${escapeHtml(s.model.version)}</code> (${s.model.learned ? "learned" : "BG/NBD fallback"}${s.model.note ? `: ${escapeHtml(s.model.note)}` : ""}). Time: import ${s.seconds.import} s, drain ${s.seconds.drain} s, refit ${s.seconds.refit} s, scoring ${s.seconds.score} s; ${r.runtimeSeconds} s in all.`;
   const models = r.churn.models;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Lifeline eval: ${escapeHtml(r.dataset)}</title><style>${CSS}</style></head>
 <body><h1>Lifeline evaluation: ${escapeHtml(r.dataset)}</h1>
-<p class="meta">${meta}</p><p class="note">${escapeHtml(r.note)} Generated ${escapeHtml(r.generatedAt)}.</p>
+<p class="meta">${meta}</p>${r.warnings.map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join("")}<p class="note">${escapeHtml(r.note)} Generated ${escapeHtml(r.generatedAt)}.</p>
 <h2>Figures</h2>${figuresTable(r)}
 <h2>Churn curves</h2>${legend(models)}<div class="charts">${rocChart(models)}${calibrationChart(models)}${gainsChart(models)}</div>
 ${examples(r)}

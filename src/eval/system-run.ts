@@ -3,31 +3,31 @@
  * (stream bridge → clean → profile, embed → vector memory, inference), the import over HTTP;
  * then, once the pipeline has drained, a refit and a score of every customer as of the cutoff.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startApi } from "../api/server";
 import { loadConfig, type Config } from "../config";
 import { createApiClient } from "../import/api-client";
-import { builtinMappings } from "../import/builtin-mappings";
 import { runImport, type ImportSummary } from "../import/import-run";
 import { redisLagProbe } from "../import/lag-probe";
+import type { ImportEvent, Mapping } from "../import/mapping";
 import { churnArtifactsSchema } from "../inference/churn-artifacts";
 import type { Insight } from "../inference/insights";
 import type { Logger } from "../log/logger";
 import { startWorkers, type WorkerRuntime } from "../../queues/worker-runtime";
 
 export type SystemRunOptions = {
-  redisUrl: string;
-  mapping: string;
+  /** the private instance's settings (evalConfig) */
+  config: Config;
+  mapping: Mapping;
   files: string[];
   cutoffMs: number;
-  horizonDays: number;
+  /** The events to import (those before the cutoff, of the customers evaluated). */
+  keep: (event: ImportEvent) => boolean;
   /** Lifeline customer ids to score */
   customerIds: readonly string[];
   log: Logger;
-  /** Settings passed through to the system (embedding provider, model cache, …). */
-  env?: Record<string, string | undefined>;
+  /** The system's own logs at debug level instead of errors only. */
+  isVerbose?: boolean;
 };
 
 export type SystemRun = {
@@ -44,7 +44,7 @@ const NEVER_MS = "1728000000";
 const PASSED_THROUGH = ["EMBEDDINGS_PROVIDER", "OPENAI_BASE_URL", "OPENAI_API_KEY", "LIFELINE_EMBEDDING_MODEL", "LIFELINE_EMBEDDING_DIMENSIONS", "LIFELINE_MODEL_CACHE_DIR", "LIFELINE_LOCAL_VOCAB_SIZE"];
 
 /** Settings of a private instance: own key prefix and data folder; no re-scoring or scheduled refit at wall-clock "now". */
-export function evalConfig(redisUrl: string, horizonDays: number, env: Record<string, string | undefined> = {}): Config {
+export function evalConfig(redisUrl: string, horizonDays: number, dataDir: string, env: Record<string, string | undefined> = {}): Config {
   const key = (role: string) => `${role}_eval_${crypto.randomUUID().replaceAll("-", "")}`;
   const passed = Object.fromEntries(PASSED_THROUGH.map((k) => [k, env[k]]).filter(([, v]) => v !== undefined));
   // One converted copy of the local embedding model across runs (the default data folder's).
@@ -55,7 +55,7 @@ export function evalConfig(redisUrl: string, horizonDays: number, env: Record<st
     PORT: "0",
     HOST: "127.0.0.1",
     LIFELINE_KEY_PREFIX: `eval-${crypto.randomUUID().slice(0, 8)}`,
-    LIFELINE_DATA_DIR: mkdtempSync(join(tmpdir(), "lifeline-eval-")),
+    LIFELINE_DATA_DIR: dataDir,
     LIFELINE_WRITE_KEYS: key("wk"),
     LIFELINE_READ_KEYS: key("rk"),
     LIFELINE_ADMIN_KEYS: key("ak"),
@@ -78,11 +78,9 @@ export function evalConfig(redisUrl: string, horizonDays: number, env: Record<st
 
 export async function runThroughSystem(o: SystemRunOptions): Promise<SystemRun> {
   const started = performance.now();
-  const config = evalConfig(o.redisUrl, o.horizonDays, o.env);
-  const mapping = builtinMappings[o.mapping];
-  if (!mapping) throw new Error(`no built-in mapping "${o.mapping}"`);
+  const { config, mapping } = o;
   // The system's own per-customer warnings (e.g. "strategy from fallback playbook") would drown the eval's log.
-  const quiet = o.log.child({}, { level: o.env?.LOG_LEVEL === "debug" ? "debug" : "error" });
+  const quiet = o.log.child({}, { level: o.isVerbose ? "debug" : "error" });
   const api = await startApi(config, quiet.child({ process: "api" }));
   let workers: WorkerRuntime | undefined;
   const lag = redisLagProbe(config.REDIS_URL, config.LIFELINE_KEY_PREFIX, 2_000);
@@ -96,6 +94,7 @@ export async function runThroughSystem(o: SystemRunOptions): Promise<SystemRun> 
       rejectsPath: join(config.LIFELINE_DATA_DIR, "import", "rejects.jsonl"),
       checkpointPath: join(config.LIFELINE_DATA_DIR, "import", "checkpoint.json"),
       untilMs: o.cutoffMs,
+      keep: o.keep,
       lag,
       showProgress: false,
     });
@@ -127,7 +126,6 @@ export async function runThroughSystem(o: SystemRunOptions): Promise<SystemRun> 
     lag.close();
     await workers?.stop();
     await api.stop();
-    rmSync(config.LIFELINE_DATA_DIR, { recursive: true, force: true });
   }
 }
 

@@ -1,5 +1,6 @@
 import { importMessageId } from "./message-id";
-import { field, fitItems, reject, rowKey, text, type ImportEvent, type Mapping, type MappedEvent, type RowReject } from "./mapping";
+import { existsSync } from "node:fs";
+import { field, fitItems, loadMappingFile, reject, rowKey, text, type ImportEvent, type Mapping, type MappedEvent, type RowReject } from "./mapping";
 import type { Row } from "./read-rows";
 import { parseTime } from "./zoned-time";
 
@@ -170,3 +171,10 @@ export const builtinMappings: Record<string, Mapping> = {
   "online-retail": onlineRetailMapping,
   taobao: taobaoMapping,
 };
+
+/** A built-in mapping by name, else the mapping file at that path (its mistakes thrown with the field named); undefined when neither. */
+export function resolveMapping(nameOrFile: string): Mapping | undefined {
+  const builtin = builtinMappings[nameOrFile];
+  if (builtin) return builtin;
+  return existsSync(nameOrFile) ? loadMappingFile(nameOrFile) : undefined;
+}

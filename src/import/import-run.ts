@@ -30,6 +30,8 @@ export type ImportOptions = {
   /** Only events at or after / before these instants; others are counted as skipped. */
   sinceMs?: number;
   untilMs?: number;
+  /** Only events this accepts are sent; the others are counted as skipped (the eval's customer sample). */
+  keep?: (event: ImportEvent) => boolean;
   dryRun?: boolean;
   lag?: LagProbe;
   showProgress?: boolean;
@@ -170,7 +172,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
   // --- reading -------------------------------------------------------------------------------
   const inWindow = (e: ImportEvent) => {
     const t = Date.parse(e.timestamp);
-    return (opts.sinceMs === undefined || t >= opts.sinceMs) && (opts.untilMs === undefined || t < opts.untilMs);
+    return (opts.sinceMs === undefined || t >= opts.sinceMs) && (opts.untilMs === undefined || t < opts.untilMs) && (opts.keep?.(e) ?? true);
   };
 
   async function take(file: string, outcome: UnitOutcome) {

@@ -312,8 +312,10 @@ export function compileMapping(m: MappingFile, baseDir = process.cwd()): Mapping
   };
 
   const idKey = (rows: Row[]) => {
-    if (m.group) return `group\u0000${text(field(rows[0]!, m.group.by))}`;
     const row = rows[0]!;
+    // A row with an empty group key is mapped alone, so it is identified like an ungrouped row.
+    const groupKey = m.group ? text(field(row, m.group.by)) : "";
+    if (groupKey) return `group\u0000${groupKey}`;
     return m.messageIdFrom ? m.messageIdFrom.map((c) => text(field(row, c))).join("\u0000") : rowKey(row);
   };
 

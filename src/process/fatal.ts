@@ -11,13 +11,15 @@ const showsStacks = () => ["debug", "trace"].includes(process.env.LOG_LEVEL ?? "
 
 /**
  * The end of a process that cannot go on: one clear message on stderr (what, which setting or
- * flag, how to fix it), the stack only with LOG_LEVEL=debug, and a non-zero exit.
+ * flag, how to fix it), the stack only with LOG_LEVEL=debug, and a non-zero exit: the error's own
+ * `exitCode` when it has one (2 for a usage mistake), 78 for a setting, else 1.
  */
 export function exitOnFatal(err: unknown, name = "lifeline"): never {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${name}: ${message}\n`);
   if (showsStacks() && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  process.exit(isSettingsProblem(err) ? EXIT_CONFIG : 1);
+  const own = (err as { exitCode?: unknown } | null)?.exitCode;
+  process.exit(typeof own === "number" ? own : isSettingsProblem(err) ? EXIT_CONFIG : 1);
 }
 
 /** Runs a process's main function; what it throws ends the process through exitOnFatal. */

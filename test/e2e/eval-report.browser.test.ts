@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { datasetSpecs } from "../../src/eval/datasets";
+import { evalRuns } from "../../src/eval/eval-args";
 import { figureCells, formatFigure, type EvalReport } from "../../src/eval/eval-report";
 import { reportHtml } from "../../src/eval/report-html";
-import { evaluateDataset } from "../../src/eval/run-eval";
+import { evaluate } from "../../src/eval/run-eval";
 import { createLogger } from "../../src/log/logger";
 import { startRedis, type TestRedis } from "../support/redis-server";
 import { TEST_MODEL_CACHE_DIR } from "../support/test-config";
@@ -19,7 +19,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const DATA_ROOT = sharedDataDir();
 const RESULTS = join(import.meta.dir, "..", "..", "bench", "results");
 const hasChromium = existsSync(CHROMIUM);
-const hasData = existsSync(join(DATA_ROOT, datasetSpecs.cdnow.input));
+const hasData = existsSync(join(DATA_ROOT, "cdnow", "CDNOW_master.txt"));
 if (!hasChromium) console.warn(`SKIPPED eval report browser test: ${CHROMIUM} is missing; install it with \`apt-get install -y chromium\``);
 if (!hasData) console.warn(`SKIPPED eval report browser test: ${DATA_ROOT} has no CDNOW data`);
 
@@ -70,12 +70,10 @@ describe.skipIf(!hasChromium || !hasData)("eval report in a real browser", () =>
   });
 
   test("a report from a real run (CDNOW, 400 customers, through the running system) renders its charts and its table matches the JSON", async () => {
-    const report = await evaluateDataset({
-      spec: datasetSpecs.cdnow,
-      dataRoot: DATA_ROOT,
+    const [run] = evalRuns({ dataset: "cdnow", sample: "400" }, DATA_ROOT);
+    const report = await evaluate(run!, {
       redisUrl: redis.url,
       log: createLogger({ LOG_LEVEL: "silent" }),
-      sample: 400,
       env: { LIFELINE_MODEL_CACHE_DIR: TEST_MODEL_CACHE_DIR, LIFELINE_LOCAL_VOCAB_SIZE: "30000" },
     });
     expect(report.churn.customers).toBe(400);

@@ -3,14 +3,15 @@
 // labelled history exists (BG/NBD mode).
 import { describe, expect, test } from "bun:test";
 import { churnFeatures, FEATURE_DIRECTION, neighbourVector, type CustomerHistory, type FeatureName } from "../../pipelines/churn-features";
-import { loadCdnow, CDNOW_SAMPLE } from "../../bench/lib/load-cdnow";
+import { sharedData } from "../../scripts/lib/shared-data";
+import { loadCdnow } from "../../src/eval/loaders/load-cdnow";
 import { churnScorer, fitChurnArtifacts, type ChurnArtifacts } from "../../src/inference/churn-artifacts";
 import { neighbourIndex } from "../../src/inference/churn-neighbours";
 import type { ChurnPrediction } from "../../src/inference/churn-prediction";
 import { referenceFor } from "../../src/inference/churn-reference";
 
 const definition = { horizonDays: 182, basis: "purchase" as const, explicitCancellation: true };
-const histories = await loadCdnow(CDNOW_SAMPLE);
+const histories = await loadCdnow(sharedData("cdnow", "CDNOW_sample.txt"));
 
 /** Features whose sentence starts with the customer's whole number of days or orders, then states the reference's after the semicolon. */
 const COUNTED: Partial<Record<FeatureName, (v: number) => string>> = {

@@ -25,9 +25,13 @@ function report(): EvalReport {
     dataset: "tiny",
     note: "a unit-test report",
     generatedAt: "2026-01-01T00:00:00.000Z",
-    cutoff: "1970-01-10",
+    mapping: "tiny",
+    input: "tiny.csv",
+    cutoff: "1970-01-11",
     cutoffIso: "1970-01-11T00:00:00.000Z",
     horizonDays: 30,
+    data: { files: 1, events: 10, unusable: 0, orders: 10, firstEventIso: "1970-01-01T00:00:00.000Z", lastEventIso: "1970-02-10T00:00:00.000Z", evaluates: "identified customers" },
+    warnings: ["a <warning>"],
     sample: { requested: null, eligible: 100, customers: 100 },
     system: {
       imported: { rows: 10, events: 10, accepted: 10, duplicates: 0, rejected: 0, skipped: 0 },
@@ -128,4 +132,6 @@ describe("report HTML", () => {
     expect(html).toContain("Recency &lt;only&gt;");
     expect(html).toContain("Mug &amp; saucer");
   });
+
+  test("shows the run's warnings, escaped", () => expect(html).toContain(`<p class="warning">a &lt;warning&gt;</p>`));
 });

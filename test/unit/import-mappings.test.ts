@@ -139,6 +139,15 @@ describe("mapping files", () => {
     expect(m.map([r({ action: "wave", user: { id: 7 }, at: 1 })]).rejects[0]!.reason).toBe('column action: no event name mapped for "wave"');
   });
 
+  test("rows with an empty group key are events of their own, each with its own messageId", () => {
+    const m = compileMapping(
+      mappingFileSchema.parse({ name: "views", format: "jsonl", event: { column: "ev", unmapped: "keep" }, userId: "user", timestamp: { column: "at" }, group: { by: "order", items: { product_id: "sku" } } }),
+    );
+    const r = (line: number, record: Record<string, unknown>): Row => ({ file: "/x.jsonl", line, text: JSON.stringify(record), record, values: [] });
+    const ids = [r(1, { ev: "Product Viewed", user: "u", at: "2024-01-01T00:00:00Z", sku: "A" }), r(2, { ev: "Product Viewed", user: "u", at: "2024-01-01T00:01:00Z", sku: "B" })].map((row) => m.map([row]).events[0]!.event.messageId);
+    expect(new Set(ids).size).toBe(2);
+  });
+
   test("a mapping file with mistakes is refused with each field named", () => {
     const r = mappingFileSchema.safeParse({ name: "x y", format: "csv", header: false, timestamp: { column: "t", timezone: "Mars/Olympus" } });
     expect(r.success).toBe(false);

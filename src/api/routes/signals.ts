@@ -43,10 +43,12 @@ export function signalRoutes(deps: AppDeps) {
   const { config } = deps;
   const queue = deps.queues[queueNames.inference] as Queue<InferenceJob>;
   let events: QueueEvents | undefined;
+  let eventsRedis: ReturnType<typeof createRedis> | undefined;
   // Waiting needs a blocking reader of its own, opened on the first ?wait=true.
   const queueEvents = async () => {
     if (!events) {
-      events = new QueueEvents(queueNames.inference, { ...queueOptions(config, queueNames.inference, createRedis(config, "worker", deps.log)) });
+      eventsRedis = createRedis(config, "worker", deps.log);
+      events = new QueueEvents(queueNames.inference, { ...queueOptions(config, queueNames.inference, eventsRedis) });
       events.on("error", bullmqErrorListener(deps.log, "inference queue events"));
       await events.waitUntilReady();
     }
@@ -82,6 +84,13 @@ export function signalRoutes(deps: AppDeps) {
   }
 
   return new Elysia({ name: "signals" })
+    // The waiting reader holds Redis connections of its own (BullMQ blocks on a duplicate of the one
+    // it is given): close both with the app, or the process never exits.
+    .onStop(async () => {
+      await events?.close();
+      eventsRedis?.disconnect();
+      events = eventsRedis = undefined;
+    })
     .post(
       "/signals/churn",
       async ({ body, query, request, set }) => {

@@ -1,9 +1,5 @@
 /** Reads the CDNOW purchase log (Fader & Hardie) into customer histories. */
-import { sharedData } from "../../scripts/lib/shared-data";
-import type { CustomerHistory } from "../../pipelines/churn-features.ts";
-
-export const CDNOW_MASTER = sharedData("cdnow", "CDNOW_master.txt");
-export const CDNOW_SAMPLE = sharedData("cdnow", "CDNOW_sample.txt");
+import type { CustomerHistory } from "../../../pipelines/churn-features";
 
 const dayMs = (yyyymmdd: string) => Date.UTC(+yyyymmdd.slice(0, 4), +yyyymmdd.slice(4, 6) - 1, +yyyymmdd.slice(6, 8));
 
@@ -12,7 +8,7 @@ const dayMs = (yyyymmdd: string) => Date.UTC(+yyyymmdd.slice(0, 4), +yyyymmdd.sl
  * "Order Completed" event: the first a conversion, the rest post-conversion.
  * Handles both the master file (header, 4 columns) and the sample (5 columns).
  */
-export async function loadCdnow(path = CDNOW_MASTER): Promise<CustomerHistory[]> {
+export async function loadCdnow(path: string): Promise<CustomerHistory[]> {
   const byCustomer = new Map<string, Map<string, { amount: number; quantity: number }>>();
   for (const line of (await Bun.file(path).text()).split(/\r?\n/)) {
     const fields = line.trim().split(/\s+/);

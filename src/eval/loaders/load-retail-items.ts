@@ -1,6 +1,6 @@
 /** UCI Online Retail as item-level purchase histories for the recommender evaluation. */
-import type { RecEvent, RecHistory } from "../../pipelines/recommend.ts";
-import { loadRetailLines, ONLINE_RETAIL_DIR } from "./load-online-retail.ts";
+import type { RecEvent, RecHistory } from "../../../pipelines/recommend";
+import { loadRetailLines } from "./load-online-retail";
 
 /** Product codes start with a digit; POST, D, M, DOT, BANK CHARGES, AMAZONFEE, … are fees and adjustments. */
 const isProductCode = (stockCode: string) => /^\d/.test(stockCode);
@@ -10,7 +10,7 @@ const isProductCode = (stockCode: string) => /^\d/.test(stockCode);
  * (quantity ≤ 0) and non-product codes dropped. One "purchase" event per invoice line:
  * item = StockCode, name = Description (the latest non-empty one for the code). No categories.
  */
-export async function loadRetailItemHistories(dir = ONLINE_RETAIL_DIR): Promise<RecHistory[]> {
+export async function loadRetailItemHistories(dir: string): Promise<RecHistory[]> {
   const lines = await loadRetailLines(dir);
   const nameOf = new Map<string, string>();
   for (const line of lines) if (line.description.trim()) nameOf.set(line.stockCode, line.description.trim());

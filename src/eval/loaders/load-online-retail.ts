@@ -1,9 +1,6 @@
 /** Reads UCI Online Retail (one CSV per trading day) into customer histories. */
-import { sharedData } from "../../scripts/lib/shared-data";
 import { readdir } from "node:fs/promises";
-import type { CustomerHistory, HistoryEvent, HistoryPurchase } from "../../pipelines/churn-features.ts";
-
-export const ONLINE_RETAIL_DIR = sharedData("online-retail", "by-day");
+import type { CustomerHistory, HistoryEvent, HistoryPurchase } from "../../../pipelines/churn-features";
 
 export type RetailLine = {
   invoiceNo: string;
@@ -40,7 +37,7 @@ export function parseCsvLine(line: string): string[] {
 const parseInvoiceDate = (text: string) => Date.parse(`${text.replace(" ", "T")}Z`);
 
 /** Every invoice line of every day file, in file (date) order. CustomerID has its ".0" stripped. */
-export async function loadRetailLines(dir = ONLINE_RETAIL_DIR): Promise<RetailLine[]> {
+export async function loadRetailLines(dir: string): Promise<RetailLine[]> {
   const files = (await readdir(dir)).filter((f) => f.endsWith(".csv")).sort();
   const lines: RetailLine[] = [];
   for (const file of files) {
@@ -75,7 +72,7 @@ const PRODUCT_CODE = /^\d{5}/;
  * "Order Refunded" events (stage post_conversion, so they neither count as purchases nor
  * as churn signals; the `refunds` feature counts those before the as-of instant).
  */
-export async function loadOnlineRetail(dir = ONLINE_RETAIL_DIR): Promise<CustomerHistory[]> {
+export async function loadOnlineRetail(dir: string): Promise<CustomerHistory[]> {
   type Invoice = { customerId: string; ts: number; amount: number; quantity: number; products: string[] };
   const invoices = new Map<string, Invoice>();
   const cancelled = new Map<string, { customerId: string; ts: number }>();
