@@ -141,7 +141,7 @@ export function customerPredictions(bgnbd: BgnbdParams, model: PredictionModel, 
     ...base,
     pAlive: round(point.pAlive, 4),
     expectedPurchases: { horizonDays: model.horizonDays, value: round(point.purchases, 3), interval: countInterval(pmf) },
-    nextPurchase: nextPurchase(model, state, state.days.at(-1)! * DAY_MS, 1 - pmf[0]!),
+    nextPurchase: nextPurchase(model, state, state.days.at(-1)! * DAY_MS, 1 - pmf[0]!, (u) => aliveWaitDays(bgnbd, r, u)),
     value: {
       horizonDays: model.horizonDays,
       amount: money(point.spend),
@@ -183,18 +183,36 @@ function spendIntervalOf(model: PredictionModel, state: CustomerState, pmf: numb
   return { low: money(interval.low), high: money(interval.high) };
 }
 
-function nextPurchase(model: PredictionModel, state: CustomerState, fromMs: number, pWithinHorizon: number): Predictions["nextPurchase"] {
+/**
+ * Due by the customer's rhythm; the interval of the next order's date is the rhythm's given
+ * no order so far, or, once they are past their rhythm (overdue), BG/NBD's memoryless waiting
+ * time of a customer still active (`overdueWaitDays`), since the rhythm no longer tells.
+ */
+function nextPurchase(
+  model: PredictionModel,
+  state: CustomerState,
+  fromMs: number,
+  pWithinHorizon: number,
+  overdueWaitDays?: (u: number) => number,
+): Predictions["nextPurchase"] {
   const gap = nextGapDistribution(model.rhythm, state.gaps);
   const waited = daysSinceLastPurchase(state);
   const likelyByMs = fromMs + gapQuantile(gap, INTERVAL_LEVEL) * DAY_MS;
-  const at = (u: number) => fromMs + gapQuantileAfterWaiting(gap, waited, u) * DAY_MS;
+  const overdue = state.asOfMs > likelyByMs + DAY_MS;
+  const at = overdue && overdueWaitDays ? (u: number) => state.asOfMs + overdueWaitDays(u) * DAY_MS : (u: number) => fromMs + gapQuantileAfterWaiting(gap, waited, u) * DAY_MS;
   return {
     likelyBy: isoDay(likelyByMs),
     interval: { from: isoDay(Math.max(at(0.05), state.asOfMs)), to: isoDay(at(0.95)) },
-    overdue: state.asOfMs > likelyByMs + DAY_MS,
+    overdue,
     typicalGapDays: round(Math.exp(gap.location), 1),
     pWithinHorizon: round(pWithinHorizon, 4),
   };
+}
+
+/** Days until the next purchase of a customer still alive: λ ~ Gamma(r + x, α + T) makes the wait Lomax. */
+function aliveWaitDays(p: BgnbdParams, r: RepeatSummary, u: number): number {
+  const weeks = (p.alpha + r.T) * (Math.pow(1 - u, -1 / (p.r + r.x)) - 1);
+  return (weeks * WEEK_MS) / DAY_MS;
 }
 
 /** No purchase yet: what customers in the same position did, from the back-test (zero when none were seen). */

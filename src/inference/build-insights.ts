@@ -51,6 +51,7 @@ export function buildInsights(config: Config, r: InsightResources) {
 
   const currentScorer = slots.churn.cached(churnScorer, config.LIFELINE_MODEL_REFRESH_MS);
   const currentRecommender = slots.recommender.cached((m) => m, config.LIFELINE_MODEL_REFRESH_MS);
+  const currentArtifacts = slots.churn.cached((m) => m, config.LIFELINE_MODEL_REFRESH_MS);
 
   const insights = createInsights({
     redis: r.redis,
@@ -67,6 +68,7 @@ export function buildInsights(config: Config, r: InsightResources) {
       return fitted;
     },
     recommender: currentRecommender,
+    artifacts: currentArtifacts,
     strategyWriter: createStrategyWriter({
       baseURL: config.OPENAI_BASE_URL,
       apiKey: config.OPENAI_API_KEY,

@@ -3,6 +3,7 @@ import { DAY_MS, fitBgnbd, repeatSummary, type BgnbdParams } from "../../pipelin
 import { churnFeatures, FEATURE_NAMES, FEATURE_WORDING, neighbourVector, type ChurnFeatures, type CustomerHistory, type FeatureName } from "../../pipelines/churn-features";
 import { churnModelSchema, predictChurn, riskTier, trainChurnModel, type ChurnDefinition, type ChurnPrediction } from "./churn-model";
 import { neighbourIndex, type NeighbourIndex } from "./churn-neighbours";
+import { fitPredictionModel, fittedPredictionModelSchema } from "./prediction-model";
 import { buildTrainingSet } from "./churn-training";
 
 /** Published BG/NBD parameters of the CDNOW sample: the prior while a population is too small to fit. */
@@ -32,6 +33,8 @@ export const churnArtifactsSchema = z.object({
   /** Population medians of each feature now, to explain the BG/NBD fallback's scores. */
   medians: z.record(z.string(), z.number()),
   note: z.string().optional(),
+  /** Spend, rhythm and corrections behind the behavioural predictions (prediction-model.ts). */
+  predictions: fittedPredictionModelSchema.optional(),
 });
 export type ChurnArtifacts = z.infer<typeof churnArtifactsSchema>;
 
@@ -71,6 +74,7 @@ export function fitChurnArtifacts(histories: readonly CustomerHistory[], nowMs: 
     model,
     medians,
     note,
+    predictions: fitPredictionModel(histories, nowMs, definition.horizonDays, bgnbd),
   };
 }
 

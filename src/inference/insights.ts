@@ -8,9 +8,11 @@ import type { Identities } from "../profiles/identities";
 import type { ProfileStore } from "../profiles/profile-store";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
-import type { churnScorer } from "./churn-artifacts";
+import type { Predictions } from "../../pipelines/customer-predictions";
+import type { ChurnArtifacts, churnScorer } from "./churn-artifacts";
 import type { ChurnPrediction } from "./churn-model";
 import { strategyContext, type RelevantEvent } from "./insight-context";
+import { insightPredictions } from "./insight-predictions";
 import type { StrategyContext } from "./strategy-context";
 import type { RetentionStrategy, StrategySource } from "./strategy-schema";
 import type { StrategyWriter } from "./strategy-writer";
@@ -18,6 +20,8 @@ import type { StrategyWriter } from "./strategy-writer";
 export type Insight = {
   customerId: string;
   churn: ChurnPrediction;
+  /** How many purchases, how soon, how valuable (pipelines/customer-predictions.ts). */
+  predictions: Predictions;
   recommendations: Recommendation[];
   strategy: RetentionStrategy;
   source: StrategySource;
@@ -44,6 +48,8 @@ export type InsightDeps = {
   identities: Identities;
   churn: () => Promise<ChurnScorer>;
   recommender: () => Promise<Recommender | undefined>;
+  /** The fitted artifacts the scorer came from (for the predictions). */
+  artifacts: () => Promise<ChurnArtifacts | undefined>;
   strategyWriter: StrategyWriter;
   retrieval?: Retrieval;
   recommendations: number;
@@ -61,16 +67,18 @@ export function createInsights(d: InsightDeps) {
 
     const scorer = await d.churn();
     const churn = scorer.score(historyFromProfile(profile), nowMs);
+    const predictions = insightPredictions(historyFromProfile(profile), await d.artifacts(), nowMs, profile.currency);
     const recommender = await d.recommender();
     const recommendations = recommender ? recommend(recommender, recHistoryFromProfile(profile), d.recommendations) : [];
     // Retrieval feeds the LLM's prompt; the playbook alone (no LLM configured) does without it.
     const retrieved =
       d.retrieval && d.strategyWriter.usesLlm ? await d.retrieval(profile, churn) : { relevantEvents: ownRiskEvents(profile), similarCustomersWhoStayed: [] };
-    const written = await d.strategyWriter.write(strategyContext(profile, churn, nowMs, { ...retrieved, recommendations }));
+    const written = await d.strategyWriter.write(strategyContext(profile, churn, nowMs, { ...retrieved, recommendations, predictions }));
 
     const insight: Insight = {
       customerId,
       churn,
+      predictions,
       recommendations,
       strategy: written.strategy,
       source: written.source,

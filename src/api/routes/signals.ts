@@ -6,6 +6,7 @@ import { queueNames, queueOptions } from "../../../queues/names";
 import { CustomerNotFoundError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from "../../errors";
 import { createRedis } from "../../redis/connection";
 import { authorize } from "../auth";
+import { insightResponses } from "../insight-doc";
 import type { AppDeps } from "../deps";
 
 const signalBodySchema = z.union([
@@ -79,6 +80,14 @@ export function signalRoutes(deps: AppDeps) {
         detail: {
           summary: "Score customers' churn (and recommendations, strategy); ?wait=true returns the results inline",
           tags: ["inference"],
+          responses: insightResponses("with ?wait=true, each job's insight once scored (202 and the job ids otherwise)", (insight) => ({
+            type: "object",
+            properties: {
+              jobs: { type: "array", items: { type: "object", properties: { customerId: { type: "string" }, jobId: { type: "string" } } } },
+              results: { type: "array", items: { type: "object", properties: { jobId: { type: "string" }, customerId: { type: "string" }, state: { type: "string" }, insight } } },
+              notFound: { type: "array", items: { type: "object", properties: { customerId: { type: "string" }, error: { type: "string" } } } },
+            },
+          })),
         },
       },
     )
