@@ -47,6 +47,8 @@ export type SyntheticOptions = {
   totalWeeks: number;
   startMs?: number;
   seed?: number;
+  /** Customers slow down with age: the rate falls by e every this many weeks after the first purchase (BG/NBD assumes it constant). */
+  slowdownWeeks?: number;
 };
 
 /** Purchase times at whole days (BG/NBD's resolution), one purchase per day at most. */
@@ -56,13 +58,15 @@ export function simulateBuyers(o: SyntheticOptions): CustomerHistory[] {
   const endMs = startMs + o.totalWeeks * 7 * DAY_MS;
   const out: CustomerHistory[] = [];
   for (let c = 0; c < o.customers; c++) {
-    const lambda = rnd.gamma(o.bgnbd.r, o.bgnbd.alpha); // per week
+    const base = rnd.gamma(o.bgnbd.r, o.bgnbd.alpha); // per week
     const p = rnd.beta(o.bgnbd.a, o.bgnbd.b);
     const nu = rnd.gamma(o.spend.q, o.spend.gamma);
     const firstDay = Math.floor(rnd.uniform() * o.acquisitionWeeks * 7);
     const days = [firstDay];
     let t = firstDay / 7;
     for (;;) {
+      // a slowing customer's next gap is drawn at their current rate (piecewise, per purchase)
+      const lambda = o.slowdownWeeks ? base * Math.exp(-(t - firstDay / 7) / o.slowdownWeeks) : base;
       t += -Math.log(rnd.uniform()) / lambda;
       const day = Math.floor(t * 7);
       if (startMs + day * DAY_MS >= endMs) break;
