@@ -13,6 +13,7 @@ import type { Insight } from "../inference/insights";
 import type { Logger } from "../log/logger";
 import { bgnbdBaseline, recencyBaseline } from "./churn-baselines";
 import { scoreChurnModel } from "./churn-scores";
+import { scorePredictions } from "./prediction-scores";
 import { cutoffInstant, sampleIds, type DatasetSpec } from "./datasets";
 import type { EvalExample, EvalReport } from "./eval-report";
 import { itemCooccurrence, K, mostPopular, recSplit, scoreRecs } from "./rec-scores";
@@ -79,6 +80,12 @@ export async function evaluateDataset(o: EvalOptions): Promise<EvalReport> {
       scoreChurnModel("recency", "Recency only", recency.probabilities, labels, recency.days),
     ];
 
+    // --- behavioural predictions ----------------------------------------------------------------
+    const { artifacts } = system;
+    const predictions = artifacts.predictions
+      ? scorePredictions({ histories: scored, cutoffMs, horizonDays, predictionsOf: (id) => insightOf(id)?.predictions, lifeline: { bgnbd: artifacts.bgnbd, model: artifacts.predictions } })
+      : undefined;
+
     // --- recommendations -------------------------------------------------------------------------
     let recs: EvalReport["recs"];
     let split: ReturnType<typeof recSplit> | undefined;
@@ -123,6 +130,7 @@ export async function evaluateDataset(o: EvalOptions): Promise<EvalReport> {
         seconds: system.seconds,
       },
       churn: { customers: scored.length, churnRate: labels.reduce<number>((a, b) => a + b, 0) / labels.length, models },
+      ...(predictions ? { predictions } : {}),
       ...(recs ? { recs } : {}),
       examples,
       runtimeSeconds: Math.round((performance.now() - started) / 100) / 10,
