@@ -26,8 +26,11 @@ export function fitPoisson(rows: readonly number[][], y: readonly number[], offs
   const sd = new Array<number>(k).fill(0);
   for (const r of rows) for (let j = 0; j < k; j++) mean[j]! += r[j]! / n;
   for (const r of rows) for (let j = 0; j < k; j++) sd[j]! += (r[j]! - mean[j]!) ** 2 / n;
-  for (let j = 0; j < k; j++) sd[j] = Math.sqrt(sd[j]!) || 1;
-  const z = rows.map((r) => [1, ...r.map((v, j) => (v - mean[j]!) / sd[j]!)]);
+  // A feature that (almost) never varies carries no information; left in, its slope would be
+  // an ill-determined huge number. It gets slope 0.
+  const constant = sd.map((v, j) => Math.sqrt(v) < 1e-4 * Math.max(1, Math.abs(mean[j]!)));
+  for (let j = 0; j < k; j++) sd[j] = constant[j] ? 1 : Math.sqrt(sd[j]!);
+  const z = rows.map((r) => [1, ...r.map((v, j) => (constant[j] ? 0 : (v - mean[j]!) / sd[j]!))]);
   const off = (i: number) => offset?.[i] ?? 0;
   const meanY = y.reduce((s, v) => s + v, 0) / n;
   const meanOffsetExp = rows.reduce((s, _, i) => s + Math.exp(off(i)), 0) / n;
@@ -50,7 +53,7 @@ export function fitPoisson(rows: readonly number[][], y: readonly number[], offs
     }
     for (let a = 1; a < d; a++) {
       gradient[a]! += l2 * beta[a]!;
-      hessian[a]![a]! += l2;
+      hessian[a]![a]! += constant[a - 1] ? 1 : l2;
     }
     for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) hessian[a]![b] = hessian[b]![a]!;
     const step = solve(hessian, gradient);

@@ -26,3 +26,11 @@ test("Poisson regression recovers known coefficients, with an offset, from simul
   expect(fit.intercept).toBeCloseTo(truth.intercept, 1);
   fit.coefficients.forEach((c, j) => expect(Math.abs(c - truth.coefficients[j]!)).toBeLessThan(0.03));
 });
+
+test("a feature that never varies gets slope 0 instead of an ill-determined one", () => {
+  const rows = Array.from({ length: 200 }, (_, i) => [i % 10, 1 - 1e-9 * (i % 3)]);
+  const y = rows.map((r) => Math.round(Math.exp(0.1 * r[0]!)));
+  const fit = fitPoisson(rows, y, undefined, { l2: 0 });
+  expect(fit.coefficients[1]).toBe(0);
+  expect(fit.coefficients[0]).toBeCloseTo(0.1, 1);
+});
