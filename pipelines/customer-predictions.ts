@@ -101,7 +101,7 @@ export type PointPrediction = {
   pAlive: number;
 };
 
-/** Expected purchases and spend over `horizonDays` (the model's horizon unless given), corrected as chosen. */
+/** Expected purchases and spend over the model's horizon, plain and corrected as chosen. */
 export function pointPrediction(bgnbd: BgnbdParams, model: PredictionModel, state: CustomerState): PointPrediction {
   const r = state.repeat ?? { x: 0, tx: 0, T: 0 };
   const weeks = (model.horizonDays * DAY_MS) / WEEK_MS;

@@ -71,6 +71,7 @@ export function offerSizing(v: CustomerValue): OfferSizing {
 
 const PERCENT = /(\d+(?:\.\d+)?)\s*%/g;
 const HAS_PERCENT = /\d\s*%/;
+const DISCOUNT_CLAUSE = /(?:^|[,;]?\s*(?:or|and)?\s*)[^,;]*\d+(?:\.\d+)?\s*%[^,;]*/g;
 const DISCOUNT_SENTENCE = /[^.!?]*\d+(?:\.\d+)?\s*%[^.!?]*[.!?]\s*/g;
 
 /**
@@ -85,7 +86,7 @@ export function sizeOffers(strategy: RetentionStrategy, value: CustomerValue | u
   const capText = (text: string) => text.replace(PERCENT, (match, pct: string) => (Number(pct) > cap ? `${cap}%` : match));
   const actions: StrategyAction[] = strategy.actions.map((a) => {
     if (!a.offer || !HAS_PERCENT.test(a.offer)) return a;
-    return { ...a, offer: cap > 0 ? capText(a.offer) : null };
+    return { ...a, offer: cap > 0 ? capText(a.offer) : withoutDiscount(a.offer) };
   });
   if (sizing.personalContact && !actions.some((a) => a.channel === "call"))
     actions.unshift({
@@ -101,6 +102,12 @@ export function sizeOffers(strategy: RetentionStrategy, value: CustomerValue | u
     messageDraft: draft || strategy.messageDraft,
     rationale: clip(`${strategy.rationale} ${sizing.reason}`, 1_200),
   };
+}
+
+/** "Pause for a month, or 10% off next month" → "Pause for a month"; "15% off the next order" → null. */
+function withoutDiscount(offer: string): string | null {
+  const rest = offer.replace(DISCOUNT_CLAUSE, "").replace(/^[\s,;]+|[\s,;]+$/g, "");
+  return rest.length > 0 ? rest : null;
 }
 
 const clip = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);

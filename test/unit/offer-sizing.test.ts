@@ -53,6 +53,12 @@ describe("offers sized by predicted value", () => {
     expect(plan.rationale).toContain("a call from a person");
   });
 
+  it("should keep the free part of an offer when the discount goes", () => {
+    const ctx = strategyContext({ value: value(5, 10) });
+    const plan = fallbackStrategy({ ...ctx, churn: { ...ctx.churn, drivers: [{ reason: "Has cancelled", feature: "cancellations", weight: 0.9, evidence: [] }] } });
+    expect(plan.actions[0]!.offer).toBe("Pause for up to 2 months");
+  });
+
   it("should cap a discount above the budget rather than drop it", () => {
     const plan = sizeOffers(
       { objective: "o", actions: [{ action: "a", channel: "email", offer: "20% off the next 3 months", timing: "now" }], messageDraft: "Take 20% off.", rationale: "r", citedMessageIds: [] },
