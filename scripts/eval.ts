@@ -17,6 +17,8 @@ import { evaluateDataset } from "../src/eval/run-eval";
 import { createLogger } from "../src/log/logger";
 import { startRedis } from "./lib/redis-process";
 
+const money = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "n/a");
+
 function summary(r: EvalReport): string {
   const lines = [
     `\n== ${r.dataset}: cutoff ${r.cutoff} (${r.cutoffIso}), horizon ${r.horizonDays} d, ${r.churn.customers} customers, churn rate ${formatFigure(r.churn.churnRate)}, ${r.runtimeSeconds} s`,
@@ -28,7 +30,7 @@ function summary(r: EvalReport): string {
   if (p)
     lines.push(
       `   predictions over ${p.horizonDays} d (${p.customers} customers)     purchases MAE  bias    spend MAE  bias`,
-      ...p.methods.map((m) => `   ${m.label.padEnd(36)} ${formatFigure(m.purchases.mae)}  ${formatFigure(m.purchases.bias)}  ${m.spend.mae.toFixed(2)}  ${m.spend.bias.toFixed(2)}`),
+      ...p.methods.map((m) => `   ${m.label.padEnd(36)} ${formatFigure(m.purchases.mae)}  ${formatFigure(m.purchases.bias)}  ${money(m.spend.mae)}  ${money(m.spend.bias)}`),
       `   MAE ÷ plain: purchases ${formatFigure(p.targets.purchasesMaeVsPlain)}, spend ${formatFigure(p.targets.spendMaeVsPlain)} (target ≤ 0.95): ${p.targets.purchasesMet && p.targets.spendMet ? "met" : "NOT met"}; 90 % coverage purchases ${formatFigure(p.coverage.purchases)}, spend ${formatFigure(p.coverage.spend)}: ${p.targets.coverageMet ? "met" : "NOT met"}; repeat purchases at the horizon ${formatFigure(p.curveRatioAtHorizon)}× actual`,
     );
   if (r.recs)

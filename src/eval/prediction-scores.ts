@@ -42,6 +42,7 @@ export type PredictionScores = {
     spendMaeVsPlain: number;
     /** ≥ 5 % below plain BG/NBD + Gamma-Gamma and no worse than the same as last period. */
     purchasesMet: boolean;
+    /** False as well when the data set has no amounts. */
     spendMet: boolean;
     curveMet: boolean;
     coverageMet: boolean;
@@ -74,6 +75,8 @@ export function scorePredictions(input: PredictionEvalInput): PredictionScores {
   const plain: PredictionModel = { horizonDays, spend: fitSpendModel(states), rhythm: PRIOR_RHYTHM, corrections: {}, valuePercentiles: [] };
   const plainPoints = states.map((s) => pointPrediction(plainBgnbd, plain, s));
 
+  // A data set without amounts (every order 0) has no spend to predict: its spend figures are n/a.
+  const hasSpend = states.some((s) => s.daySpend.some((v) => v > 0));
   const errors = (predicted: (i: number) => number, target: "purchases" | "spend"): ErrorFigures => {
     let abs = 0;
     let signed = 0;
@@ -82,6 +85,7 @@ export function scorePredictions(input: PredictionEvalInput): PredictionScores {
       abs += Math.abs(d);
       signed += d;
     }
+    if (target === "spend" && !hasSpend) return { mae: Number.NaN, bias: Number.NaN };
     return { mae: abs / scored.length, bias: signed / scored.length };
   };
   const method = (name: string, label: string, purchases: (i: number) => number, spend: (i: number) => number): PredictionMethodResult => ({
@@ -101,13 +105,14 @@ export function scorePredictions(input: PredictionEvalInput): PredictionScores {
   const coverage = {
     level: 0.9,
     purchases: share(served.filter((p, i) => inside(actual[i]!.purchases, p.expectedPurchases.interval)).length),
-    spend: share(served.filter((p, i) => inside(actual[i]!.spend, p.value.interval)).length),
+    spend: hasSpend ? share(served.filter((p, i) => inside(actual[i]!.spend, p.value.interval)).length) : Number.NaN,
   };
 
   const curve = repeatCurve(scored, states, cutoffMs, horizonDays, input.lifeline, plainBgnbd);
   const diagnostics = bgnbdDiagnostics(plainBgnbd, states, actual, horizonDays);
   const [lifeline, bgGg, last] = methods as [PredictionMethodResult, PredictionMethodResult, PredictionMethodResult];
   const met = (t: "purchases" | "spend") => lifeline[t].mae <= (1 - TARGET_GAIN) * bgGg[t].mae && lifeline[t].mae <= last[t].mae;
+  const covered = (c: number) => Number.isNaN(c) || (c >= 0.85 && c <= 0.95);
   const curveRatioAtHorizon = curve.lifeline.at(-1)! / curve.actual.at(-1)!;
   return {
     customers: scored.length,
@@ -125,7 +130,7 @@ export function scorePredictions(input: PredictionEvalInput): PredictionScores {
       purchasesMet: met("purchases"),
       spendMet: met("spend"),
       curveMet: Math.abs(curveRatioAtHorizon - 1) <= 0.05,
-      coverageMet: [coverage.purchases, coverage.spend].every((c) => c >= 0.85 && c <= 0.95),
+      coverageMet: covered(coverage.purchases) && covered(coverage.spend),
     },
     plain: { bgnbd: plainBgnbd, spend: plain.spend },
   };
