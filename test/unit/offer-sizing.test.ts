@@ -55,7 +55,8 @@ describe("offers sized by predicted value", () => {
 
   it("should keep the free part of an offer when the discount goes", () => {
     const ctx = strategyContext({ value: value(5, 10) });
-    const plan = fallbackStrategy({ ...ctx, churn: { ...ctx.churn, drivers: [{ reason: "Has cancelled", feature: "cancellations", weight: 0.9, evidence: [] }] } });
+    const cancelled = { ...ctx.churn.drivers[0]!, reason: "Has cancelled", feature: "cancellations", evidence: [] };
+    const plan = fallbackStrategy({ ...ctx, churn: { ...ctx.churn, drivers: [cancelled] } });
     expect(plan.actions[0]!.offer).toBe("Pause for up to 2 months");
   });
 
