@@ -20,6 +20,8 @@ import { evaluate } from "../src/eval/run-eval";
 import { createLogger } from "../src/log/logger";
 import { startRedis } from "./lib/redis-process";
 
+const money = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "n/a");
+
 function summary(r: EvalReport): string {
   const lines = [
     `\n== ${r.dataset}: cutoff ${r.cutoff} (${r.cutoffIso}), horizon ${r.horizonDays} d, ${r.churn.customers} customers, churn rate ${formatFigure(r.churn.churnRate)}, ${r.runtimeSeconds} s`,
@@ -28,6 +30,13 @@ function summary(r: EvalReport): string {
     "   churn model                          AUC    PR-AUC Brier  lift@10%",
     ...r.churn.models.map((m) => `   ${m.label.padEnd(36)} ${formatFigure(m.auc)}  ${formatFigure(m.prAuc)}  ${formatFigure(m.brier)}  ${m.liftTopDecile.toFixed(2)}`),
   ];
+  const p = r.predictions;
+  if (p)
+    lines.push(
+      `   predictions over ${p.horizonDays} d (${p.customers} customers)     purchases MAE  bias    spend MAE  bias`,
+      ...p.methods.map((m) => `   ${m.label.padEnd(36)} ${formatFigure(m.purchases.mae)}  ${formatFigure(m.purchases.bias)}  ${money(m.spend.mae)}  ${money(m.spend.bias)}`),
+      `   MAE ÷ plain: purchases ${formatFigure(p.targets.purchasesMaeVsPlain)}, spend ${formatFigure(p.targets.spendMaeVsPlain)} (target ≤ 0.95): ${p.targets.purchasesMet && p.targets.spendMet ? "met" : "NOT met"}; 90 % coverage purchases ${formatFigure(p.coverage.purchases)}, spend ${formatFigure(p.coverage.spend)}: ${p.targets.coverageMet ? "met" : "NOT met"}; repeat purchases at the horizon ${formatFigure(p.curveRatioAtHorizon)}× actual`,
+    );
   if (r.recs)
     lines.push(
       `   recommendations (${r.recs.evaluated} customers, catalogue ${r.recs.catalogue})   HR@10  NDCG@10 coverage`,

@@ -1,6 +1,7 @@
 /** The JSON `bun run eval` writes per run (eval-<name>.json); the HTML report is built from it. */
 import type { CalibrationBin } from "../../pipelines/metrics";
 import type { ChurnModelResult } from "./churn-scores";
+import type { PredictionScores } from "./prediction-scores";
 import type { RecMethodResult } from "./rec-scores";
 
 export type { CalibrationBin, ChurnModelResult, RecMethodResult };
@@ -54,6 +55,8 @@ export type EvalReport = {
     seconds: { import: number; drain: number; refit: number; score: number; total: number };
   };
   churn: { customers: number; churnRate: number; models: ChurnModelResult[] };
+  /** Expected purchases and spend against what customers did (prediction-scores.ts). */
+  predictions?: PredictionScores;
   recs?: {
     k: number;
     evaluated: number;
@@ -73,6 +76,15 @@ export function figureCells(report: EvalReport): { key: string; value: number }[
   for (const m of report.churn.models)
     for (const f of ["auc", "prAuc", "brier", "liftTopDecile"] as const) cells.push({ key: `churn.${m.name}.${f}`, value: m[f] });
   for (const m of report.recs?.methods ?? []) for (const f of ["hr", "ndcg", "coverage"] as const) cells.push({ key: `recs.${m.name}.${f}`, value: m[f] });
+  for (const m of report.predictions?.methods ?? [])
+    for (const t of ["purchases", "spend"] as const) for (const f of ["mae", "bias"] as const) cells.push({ key: `predictions.${m.name}.${t}.${f}`, value: m[t][f] });
+  const p = report.predictions;
+  if (p)
+    cells.push(
+      { key: "predictions.coverage.purchases", value: p.coverage.purchases },
+      { key: "predictions.coverage.spend", value: p.coverage.spend },
+      { key: "predictions.curveRatio", value: p.curveRatioAtHorizon },
+    );
   return cells;
 }
 

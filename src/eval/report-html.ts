@@ -82,6 +82,57 @@ function figuresTable(r: EvalReport): string {
   return `${churn}<table id="figures-recs" class="figures"><caption>Recommendations: ${r.recs.evaluated} customers who bought something new within the horizon; catalogue ${r.recs.catalogue} items</caption><thead><tr><th>method</th><th>HR@${r.recs.k}</th><th>NDCG@${r.recs.k}</th><th>catalogue coverage</th></tr></thead><tbody>${recRows}</tbody></table>${target}${ref}`;
 }
 
+/** Behavioural predictions: errors beside the baselines, interval coverage, and the weekly cumulative repeat-purchase curve. */
+function predictionsSection(r: EvalReport): string {
+  const p = r.predictions;
+  if (!p) return "";
+  const value = new Map(figureCells(r).map((c) => [c.key, c.value]));
+  const cell = (key: string) => `<td data-metric="${escapeHtml(key)}" data-value="${Number.isFinite(value.get(key)!) ? value.get(key) : "NaN"}">${formatFigure(value.get(key)!)}</td>`;
+  const rows = p.methods
+    .map((m) => `<tr><th scope="row">${escapeHtml(m.label)}</th>${["purchases.mae", "purchases.bias", "spend.mae", "spend.bias"].map((f) => cell(`predictions.${m.name}.${f}`)).join("")}</tr>`)
+    .join("");
+  const table = `<table id="figures-predictions" class="figures"><caption>Predictions over the ${p.horizonDays} days after the cutoff: ${p.customers} customers, who made on average ${formatFigure(p.actual.purchases)} purchase days and spent ${formatFigure(p.actual.spend)}</caption><thead><tr><th>method</th><th>purchases MAE</th><th>purchases bias</th><th>spend MAE</th><th>spend bias</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const coverage = `<table id="figures-coverage" class="figures"><caption>90 % intervals and the aggregate</caption><tbody><tr><th scope="row">customers inside the purchases interval</th>${cell("predictions.coverage.purchases")}</tr><tr><th scope="row">customers inside the spend interval</th>${cell("predictions.coverage.spend")}</tr><tr><th scope="row">predicted ÷ actual repeat purchases at the horizon</th>${cell("predictions.curveRatio")}</tr></tbody></table>`;
+  const t = p.targets;
+  const verdict = (met: boolean) => `<strong>${met ? "met" : "not met"}</strong>`;
+  const targets = `<p class="target ${t.purchasesMet && t.spendMet && t.coverageMet && t.curveMet ? "met" : "missed"}">MAE ÷ plain BG/NBD + Gamma-Gamma: purchases ${formatFigure(t.purchasesMaeVsPlain)}, spend ${formatFigure(t.spendMaeVsPlain)} (target ≤ 0.95 and no worse than the last period): purchases ${verdict(t.purchasesMet)}, spend ${verdict(t.spendMet)}. Coverage 85–95 %: ${verdict(t.coverageMet)}. Curve within 5 % at the horizon: ${verdict(t.curveMet)}.</p>`;
+  const d = p.diagnostics;
+  const note = `<p class="note">MAE rewards the median, not the mean: if plain BG/NBD were exactly right its expected purchases would still score MAE ${formatFigure(d.bgnbdImpliedMae)}; its predictive median scores ${formatFigure(d.bgnbdMedian.mae)} with a bias of ${formatFigure(d.bgnbdMedian.bias)}. Next purchase: customers marked overdue bought within the horizon at a rate of ${formatFigure(p.nextPurchase.overdue.boughtInHorizon)} (${p.nextPurchase.overdue.customers}), the others at ${formatFigure(p.nextPurchase.notOverdue.boughtInHorizon)} (${p.nextPurchase.notOverdue.customers}).</p>`;
+  return `<h2>Behavioural predictions</h2>${table}${coverage}${targets}${note}${repeatCurveChart(p)}`;
+}
+
+const CURVES = [
+  { key: "actual", label: "actual", colour: "#222", dash: "" },
+  { key: "lifeline", label: "Lifeline", colour: COLOURS[0]!, dash: "" },
+  { key: "bgnbdGg", label: "plain BG/NBD", colour: COLOURS[1]!, dash: "" },
+  { key: "lastPeriod", label: "same as the last period", colour: COLOURS[5]!, dash: "4 4" },
+] as const;
+
+function repeatCurveChart(p: NonNullable<EvalReport["predictions"]>): string {
+  const top = niceCeiling(Math.max(1, ...CURVES.flatMap((c) => p.curve[c.key])));
+  const xy = (values: readonly number[]) => [[0, 0] as const, ...p.curve.days.map((d, i) => [d / p.horizonDays, values[i]! / top] as const)];
+  const series = CURVES.map(
+    (c) => `<polyline class="series" data-series="${c.key}" points="${pts(xy(p.curve[c.key]))}" fill="none" stroke="${c.colour}" stroke-width="2"${c.dash ? ` stroke-dasharray="${c.dash}"` : ""}/>`,
+  );
+  const weekStep = Math.max(1, Math.ceil(p.horizonDays / 7 / 6));
+  const weekTicks = Array.from({ length: Math.floor(p.horizonDays / 7 / weekStep) + 1 }, (_, k) => k * weekStep);
+  const ticks =
+    weekTicks.map((w) => `<line x1="${x((w * 7) / p.horizonDays)}" y1="${y(0)}" x2="${x((w * 7) / p.horizonDays)}" y2="${y(0) + 4}" stroke="#555"/><text x="${x((w * 7) / p.horizonDays)}" y="${y(0) + 16}" text-anchor="middle">${w}</text>`).join("") +
+    [0, 0.25, 0.5, 0.75, 1].map((t) => `<line x1="${x(0) - 4}" y1="${y(t)}" x2="${x(0)}" y2="${y(t)}" stroke="#555"/><text x="${x(0) - 7}" y="${y(t) + 4}" text-anchor="end">${Math.round(t * top)}</text>`).join("");
+  const frame =
+    `<rect x="${x(0)}" y="${y(1)}" width="${x(1) - x(0)}" height="${y(0) - y(1)}" fill="#fff" stroke="#bbb"/>${ticks}` +
+    `<text x="${(x(0) + x(1)) / 2}" y="${H - 6}" text-anchor="middle">weeks after the cutoff</text>` +
+    `<text transform="translate(10 ${(y(0) + y(1)) / 2}) rotate(-90)" text-anchor="middle">cumulative repeat purchases</text>`;
+  const legend = `<ul class="legend">${CURVES.map((c) => `<li><span style="background:${c.colour}"></span>${escapeHtml(c.label)}</li>`).join("")}</ul>`;
+  return `${legend}<figure><figcaption>Cumulative repeat purchases after the cutoff, week by week (predicted vs actual)</figcaption><svg id="repeat-curve" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="cumulative repeat purchases">${frame}${series.join("")}</svg></figure>`;
+}
+
+/** The smallest 1, 2 or 5 × 10^k at or above v (a round top for an axis). */
+function niceCeiling(v: number): number {
+  const power = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 5, 10].map((m) => m * power).find((c) => c >= v)!;
+}
+
 const day = (ts: number) => new Date(ts).toISOString().slice(0, 10);
 
 function examples(r: EvalReport): string {
@@ -125,6 +176,7 @@ export function reportHtml(r: EvalReport): string {
 <p class="meta">${meta}</p>${r.warnings.map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join("")}<p class="note">${escapeHtml(r.note)} Generated ${escapeHtml(r.generatedAt)}.</p>
 <h2>Figures</h2>${figuresTable(r)}
 <h2>Churn curves</h2>${legend(models)}<div class="charts">${rocChart(models)}${calibrationChart(models)}${gainsChart(models)}</div>
+${predictionsSection(r)}
 ${examples(r)}
 </body></html>
 `;

@@ -15,6 +15,7 @@ import type { EvalReport } from "./eval-report";
 import { checkEvaluable, evalPopulation, evalTruth, sampleIds } from "./eval-truth";
 import { examplesSection } from "./examples-section";
 import { readMappedHistories } from "./mapped-history";
+import { predictionsSection } from "./predictions-section";
 import { recsSection } from "./recs-section";
 import { evalConfig, runThroughSystem } from "./system-run";
 
@@ -82,6 +83,7 @@ export async function evaluate(run: EvalRun, o: EvalEnvironment): Promise<EvalRe
       },
       // One line per section: a new section adds its field to EvalReport and its line here.
       ...churnSection(ctx),
+      ...predictionsSection(ctx),
       ...recsSection(ctx),
       ...examplesSection(ctx),
       runtimeSeconds: Math.round((performance.now() - started) / 100) / 10,

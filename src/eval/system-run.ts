@@ -10,7 +10,7 @@ import { createApiClient } from "../import/api-client";
 import { runImport, type ImportSummary } from "../import/import-run";
 import { redisLagProbe } from "../import/lag-probe";
 import type { ImportEvent, Mapping } from "../import/mapping";
-import { churnArtifactsSchema } from "../inference/churn-artifacts";
+import { churnArtifactsSchema, type ChurnArtifacts } from "../inference/churn-artifacts";
 import type { Insight } from "../inference/insights";
 import type { Logger } from "../log/logger";
 import { startWorkers, type WorkerRuntime } from "../../queues/worker-runtime";
@@ -36,6 +36,8 @@ export type SystemRun = {
   import: ImportSummary;
   profiles: number;
   model: { version: string; learned: boolean; trainedAt: string; note?: string; customers: number };
+  /** What the refit at the cutoff fitted (the eval draws the predictions' curves from it). */
+  artifacts: ChurnArtifacts;
   seconds: { import: number; drain: number; refit: number; score: number; total: number };
 };
 
@@ -102,7 +104,7 @@ export async function runThroughSystem(o: SystemRunOptions): Promise<SystemRun> 
     const t1 = performance.now();
     const profiles = await waitForDrain(workers, lag.backlog, o.log);
     const t2 = performance.now();
-    const model = await refitAsOf(workers, o.cutoffMs);
+    const { artifacts, ...model } = await refitAsOf(workers, o.cutoffMs);
     o.log.info({ ...model }, "refitted as of the cutoff");
     const t3 = performance.now();
     const { insights, missing } = await scoreThroughApi({
@@ -120,6 +122,7 @@ export async function runThroughSystem(o: SystemRunOptions): Promise<SystemRun> 
       import: summary,
       profiles,
       model,
+      artifacts,
       seconds: { import: s(t0, t1), drain: s(t1, t2), refit: s(t2, t3), score: s(t3, t4), total: s(started, t4) },
     };
   } finally {
@@ -163,7 +166,7 @@ async function countProfiles(workers: WorkerRuntime): Promise<number> {
 }
 
 /** Refit at the cutoff once no inference job (a scheduled refit at wall-clock time) is running, and check it took. */
-async function refitAsOf(workers: WorkerRuntime, cutoffMs: number): Promise<SystemRun["model"]> {
+async function refitAsOf(workers: WorkerRuntime, cutoffMs: number): Promise<SystemRun["model"] & { artifacts: ChurnArtifacts }> {
   for (;;) {
     const counts = await workers.queues.inference.getJobCounts("waiting", "active", "prioritized");
     if (Object.values(counts).every((n) => n === 0)) break;
@@ -174,7 +177,7 @@ async function refitAsOf(workers: WorkerRuntime, cutoffMs: number): Promise<Syst
   const artifacts = churnArtifactsSchema.parse(JSON.parse(json ?? "null"));
   if (Date.parse(artifacts.trainedAt) !== cutoffMs)
     throw new Error(`the churn model in Redis was fitted at ${artifacts.trainedAt}, not at the cutoff ${new Date(cutoffMs).toISOString()}`);
-  return { version: artifacts.version, learned: Boolean(artifacts.model), trainedAt: artifacts.trainedAt, customers: artifacts.customers, ...(artifacts.note ? { note: artifacts.note } : {}) };
+  return { version: artifacts.version, learned: Boolean(artifacts.model), trainedAt: artifacts.trainedAt, customers: artifacts.customers, ...(artifacts.note ? { note: artifacts.note } : {}), artifacts };
 }
 
 /**

@@ -59,6 +59,7 @@ export function buildInsights(config: Config, r: InsightResources) {
   const budget = scoringBudget(config);
   const currentScorer = slots.churn.cached(churnScorer, config.LIFELINE_MODEL_REFRESH_MS);
   const currentRecommender = slots.recommender.cached((m) => m, config.LIFELINE_MODEL_REFRESH_MS);
+  const currentArtifacts = slots.churn.cached((m) => m, config.LIFELINE_MODEL_REFRESH_MS);
 
   const insights = createInsights({
     redis: r.redis,
@@ -76,6 +77,7 @@ export function buildInsights(config: Config, r: InsightResources) {
     },
     recommender: currentRecommender,
     live: r.live,
+    artifacts: currentArtifacts,
     strategyWriter: createStrategyWriter({
       baseURL: config.OPENAI_BASE_URL,
       apiKey: config.OPENAI_API_KEY,

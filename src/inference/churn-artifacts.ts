@@ -11,6 +11,7 @@ import { assemblePrediction, type ChurnPrediction, type DriverCandidate } from "
 import { churnReferenceSchema, fitReference, referenceFor } from "./churn-reference";
 import { buildTrainingSet, type Snapshot } from "./churn-training";
 import { behaviourReason, signalReason } from "./driver-wording";
+import { fitPredictionModel, fittedPredictionModelSchema } from "./prediction-model";
 import { activeSignals, fitSignalEffects, isCancelled, priorSignalEffects, signalContribution, signalEffectsSchema, type SignalFitRow } from "./signal-effects";
 
 /** Published BG/NBD parameters of the CDNOW sample: the prior while a population is too small to fit. */
@@ -22,7 +23,7 @@ const TRAINING_SNAPSHOTS = 6;
 const trainingStepDays = (horizonDays: number) => Math.max(1, Math.round(horizonDays / 6));
 const MIN_NON_BUYERS = 20;
 /** Bumped when the artifacts change shape; older ones are refitted at start. */
-export const CHURN_ARTIFACTS_FORMAT = 2;
+export const CHURN_ARTIFACTS_FORMAT = 3;
 
 const definitionSchema = z.object({
   horizonDays: z.number().positive(),
@@ -57,6 +58,8 @@ export const churnArtifactsSchema = z.object({
   /** Rows of the labelled snapshots it was trained on (0 before any outcome is known). */
   trainingRows: z.number().int(),
   note: z.string().optional(),
+  /** Spend, rhythm and corrections behind the behavioural predictions (prediction-model.ts). */
+  predictions: fittedPredictionModelSchema.optional(),
 });
 export type ChurnArtifacts = z.infer<typeof churnArtifactsSchema>;
 
@@ -120,6 +123,7 @@ export function fitChurnArtifacts(histories: readonly CustomerHistory[], nowMs: 
     signals,
     trainingRows,
     note,
+    predictions: fitPredictionModel(histories, nowMs, definition.horizonDays, bgnbd),
   };
 }
 

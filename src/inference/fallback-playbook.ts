@@ -7,9 +7,11 @@
  * the strongest drivers choose the plays, the risk tier chooses how much to give away.
  * A failed payment always goes first: it is involuntary churn and the cheapest to fix.
  * Low-risk customers get no discounts (they would mostly stay anyway): payment and service
- * problems are still fixed, everything else becomes loyalty nurture.
+ * problems are still fixed, everything else becomes loyalty nurture. Offers are then sized by
+ * the customer's predicted value (offer-sizing.ts).
  */
 import type { RiskTier } from "./churn-prediction.ts";
+import { sizeOffers } from "./offer-sizing.ts";
 import type { StrategyContext, StrategyDriver } from "./strategy-context.ts";
 import type { RetentionStrategy, StrategyAction } from "./strategy-schema.ts";
 
@@ -68,7 +70,7 @@ export function fallbackStrategy(ctx: StrategyContext): RetentionStrategy {
   const item = topRecommendation(ctx);
   const actions = chosen.flatMap(({ play }) => actionsFor(play, tier, item)).slice(0, 5);
   const first = chosen[0]!.play;
-  return {
+  return sizeOffers({
     objective: OBJECTIVE[first],
     actions,
     messageDraft: clip(draftFor(first, tier, item), 1_200),
@@ -76,7 +78,7 @@ export function fallbackStrategy(ctx: StrategyContext): RetentionStrategy {
     citedMessageIds: [...new Set(chosen.flatMap(({ driver }) => (driver?.evidence ?? []).slice(-3).map((e) => e.messageId)))]
       .filter((id) => id.length > 0 && id.length <= 200)
       .slice(0, 10),
-  };
+  }, ctx.value);
 }
 
 type Chosen = { play: Play; driver?: StrategyDriver };

@@ -1,6 +1,8 @@
 import type { Profile } from "../../pipelines/profile";
 import type { Recommendation } from "../../pipelines/recommend";
+import type { Predictions } from "../../pipelines/customer-predictions";
 import type { ChurnPrediction } from "./churn-prediction";
+import { customerValue } from "./offer-sizing";
 import type { StrategyContext } from "./strategy-context";
 
 const DAY_MS = 86_400_000;
@@ -12,7 +14,12 @@ export function strategyContext(
   profile: Profile,
   churn: ChurnPrediction,
   nowMs: number,
-  retrieved: { relevantEvents: RelevantEvent[]; similarCustomersWhoStayed: StrategyContext["similarCustomersWhoStayed"]; recommendations: Recommendation[] },
+  retrieved: {
+    relevantEvents: RelevantEvent[];
+    similarCustomersWhoStayed: StrategyContext["similarCustomersWhoStayed"];
+    recommendations: Recommendation[];
+    predictions?: Predictions;
+  },
 ): StrategyContext {
   const since = nowMs - 14 * DAY_MS;
   const recent = profile.recentEvents.filter((e) => e.ts >= since);
@@ -36,5 +43,6 @@ export function strategyContext(
     relevantEvents: retrieved.relevantEvents,
     similarCustomersWhoStayed: retrieved.similarCustomersWhoStayed,
     recommendations: retrieved.recommendations.map((r) => ({ itemId: r.itemId, name: r.name, reason: r.reason })),
+    ...(retrieved.predictions ? { value: customerValue(retrieved.predictions) } : {}),
   };
 }

@@ -1,5 +1,6 @@
 /** The insight a scoring job answers and GET /clients/:id shows, as one zod schema (types and OpenAPI from it). */
 import { z } from "zod";
+import { predictionsSchema } from "../../pipelines/customer-predictions";
 import { recommendationSchema } from "../../pipelines/recommend";
 import { churnPredictionSchema } from "./churn-prediction";
 import { retentionStrategySchema } from "./strategy-schema";
@@ -7,6 +8,8 @@ import { retentionStrategySchema } from "./strategy-schema";
 export const insightSchema = z.object({
   customerId: z.string(),
   churn: churnPredictionSchema,
+  /** How many purchases, how soon, how valuable (docs/predictions.md). */
+  predictions: predictionsSchema,
   /** New items for this customer, each with the evidence behind it; fewer than asked rather than any without evidence. */
   recommendations: z.array(recommendationSchema),
   /** In a catalogue customers buy again (decided from the data at refit): their own items that are due. */

@@ -8,9 +8,10 @@ import type { Identities } from "../profiles/identities";
 import type { ProfileStore } from "../profiles/profile-store";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
-import type { churnScorer } from "./churn-artifacts";
+import type { ChurnArtifacts, churnScorer } from "./churn-artifacts";
 import type { ChurnPrediction } from "./churn-prediction";
 import { strategyContext, type RelevantEvent } from "./insight-context";
+import { insightPredictions } from "./insight-predictions";
 import type { StrategyContext } from "./strategy-context";
 import type { Insight } from "./insight-schema";
 import type { StrategyWriter } from "./strategy-writer";
@@ -38,6 +39,8 @@ export type InsightDeps = {
   recommender: () => Promise<Recommender | undefined>;
   /** Live popularity and co-purchase counts, for customers and items the fitted recommender does not know yet. */
   live?: LiveItemCounts;
+  /** The fitted artifacts the scorer came from (for the predictions). */
+  artifacts: () => Promise<ChurnArtifacts | undefined>;
   strategyWriter: StrategyWriter;
   retrieval?: Retrieval;
   /** Past this, retrieval is skipped (named in fallbackReason). @defaultValue 2000 */
@@ -63,19 +66,22 @@ export function createInsights(d: InsightDeps) {
     if (profile.firstSeen === null) throw new InvalidRequestError(`customer "${id}" has no events before ${new Date(nowMs).toISOString()}`, { details: { path: "asOf" } });
 
     const scorer = await d.churn();
-    const churn = scorer.score(historyFromProfile(profile), nowMs, profile.currency);
+    const history = historyFromProfile(profile);
+    const churn = scorer.score(history, nowMs, profile.currency);
+    const predictions = insightPredictions(history, await d.artifacts(), nowMs, profile.currency);
     const recommender = await d.recommender();
     const recHistory = recHistoryFromProfile(profile);
     const recommendations = await recommendFor(recommender, recHistory, options.asOfMs === undefined);
     const again = recommender ? buyAgain(recommender.rebuy, recHistory, d.recommendations, nowMs) : [];
     // The memory holds what happened since too: an as-of answer uses the trimmed profile's own events.
     const { skipped, ...retrieved } = await retrieveContext(d, profile, churn, options.asOfMs === undefined);
-    const written = await d.strategyWriter.write(strategyContext(profile, churn, nowMs, { ...retrieved, recommendations }));
+    const written = await d.strategyWriter.write(strategyContext(profile, churn, nowMs, { ...retrieved, recommendations, predictions }));
     const fallbackReason = [written.fallbackReason, skipped].filter(Boolean).join("; ");
 
     const insight: Insight = {
       customerId,
       churn,
+      predictions,
       recommendations,
       buyAgain: again,
       strategy: written.strategy,

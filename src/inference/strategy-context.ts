@@ -3,6 +3,7 @@
  * profile, the churn prediction and retrieval, and read by both the prompt and the fallback.
  */
 import type { RiskTier } from "./churn-prediction.ts";
+import type { CustomerValue } from "./offer-sizing.ts";
 
 export type StrategyEvidence = { messageId: string; ts: number; type: string; name?: string };
 
@@ -35,4 +36,6 @@ export type StrategyContext = {
   relevantEvents: { ts: number | string; text: string; stage?: string; messageId?: string }[];
   similarCustomersWhoStayed: { customerId?: string; whatWorked: string }[];
   recommendations?: { itemId: string; name?: string; reason: string }[];
+  /** Predicted value over the horizon: offers are sized by it (offer-sizing.ts). */
+  value?: CustomerValue;
 };

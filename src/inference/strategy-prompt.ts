@@ -7,6 +7,7 @@
  * the user message as JSON, and the system message says it is data, so text inside events
  * ("ignore previous instructions…") is not read as instructions.
  */
+import { offerSizing } from "./offer-sizing.ts";
 import { retentionStrategyJsonSchema, STRATEGY_CHANNELS } from "./strategy-schema.ts";
 import type { StrategyContext } from "./strategy-context.ts";
 
@@ -72,6 +73,7 @@ function systemPrompt(): string {
     "- Address the strongest churn drivers first (larger contribution = stronger; contributions are log-odds added to the churn probability). Use only facts present in the data; invent no orders, prices or events.",
     "- Prefer tactics listed under similarCustomersWhoStayed when they fit this customer's drivers.",
     "- Match the offer to the risk tier: low risk gets no discount (nurture, loyalty, useful content); medium a modest incentive; high the strongest incentive that fits. Use offer null when an action has none.",
+    "- Size every offer by the customer's predicted value (value): an offer may cost at most value.maxIncentive, and no discount may exceed value.maxDiscountPct percent (0 means no discount at all); when value.personalContact is true, start with a call from a person. Say in the rationale how the predicted value sized the offer (value.sizingReason).",
     `- 1 to 5 actions, each with one channel of: ${STRATEGY_CHANNELS.join(", ")}; timing relative to now (e.g. "within 24 hours", "day 3").`,
     "- messageDraft: the customer-facing copy for the first action's channel, friendly and short; it may use {first_name}; no other placeholders.",
     "- rationale: why this plan, naming the drivers and evidence it answers.",
@@ -133,10 +135,31 @@ function promptData(ctx: StrategyContext) {
       text: text(e.text),
     })),
     similarCustomersWhoStayed: ctx.similarCustomersWhoStayed.slice(0, L.similarCustomers).map((s) => text(s.whatWorked)),
+    value: ctx.value ? valueData(ctx.value) : null,
     recommendations: (ctx.recommendations ?? []).slice(0, L.recommendations).map((r) => ({
       itemId: label(r.itemId),
       ...(r.name ? { name: label(r.name) } : {}),
       reason: text(r.reason),
     })),
+  };
+}
+
+function valueData(v: NonNullable<StrategyContext["value"]>) {
+  const sizing = offerSizing(v);
+  return {
+    predictedValue: round(v.amount, 2),
+    currency: v.currency ? label(v.currency) : null,
+    horizonDays: round(v.horizonDays, 0),
+    percentileOfCustomers: round(v.percentile, 1),
+    expectedPurchases: round(v.expectedPurchases),
+    expectedOrderValue: round(v.expectedOrderValue, 2),
+    pAlive: round(v.pAlive),
+    nextOrderLikelyBy: label(v.nextOrderLikelyBy),
+    overdue: v.overdue,
+    basis: v.basis,
+    maxIncentive: sizing.maxIncentive,
+    maxDiscountPct: sizing.maxDiscountPct,
+    personalContact: sizing.personalContact,
+    sizingReason: text(sizing.reason),
   };
 }

@@ -37,6 +37,11 @@ async function checkRendered(page: Page, report: EvalReport) {
       expect(box!.width + box!.height).toBeGreaterThan(10);
     }
   }
+  if (report.predictions) {
+    const curves = page.locator("svg#repeat-curve polyline.series");
+    expect(await curves.count()).toBe(4);
+    for (let i = 0; i < 4; i++) expect((await curves.nth(i).boundingBox())!.width).toBeGreaterThan(100);
+  }
   for (const { key, value } of figureCells(report)) {
     const cell = page.locator(`td[data-metric="${key}"]`);
     expect(await cell.count()).toBe(1);
@@ -77,6 +82,7 @@ describe.skipIf(!hasChromium || !hasData)("eval report in a real browser", () =>
       env: { LIFELINE_MODEL_CACHE_DIR: TEST_MODEL_CACHE_DIR, LIFELINE_LOCAL_VOCAB_SIZE: "30000" },
     });
     expect(report.churn.customers).toBe(400);
+    expect(report.predictions?.customers).toBe(400);
     expect(report.system.missing).toBe(0);
     writeFileSync(join(dir, "eval-cdnow.json"), JSON.stringify(report));
     writeFileSync(join(dir, "eval-cdnow.html"), reportHtml(report));

@@ -3,6 +3,7 @@ import type { Config } from "../../src/config";
 import { createLogger } from "../../src/log/logger";
 import { startWorkers, type WorkerRuntime } from "../../queues/worker-runtime";
 import { startFakeOpenAI } from "../support/fake-openai";
+import { predictionsSchema } from "../../pipelines/customer-predictions";
 import { validStrategy } from "../support/strategy-fixtures";
 import { ingestHarness } from "../support/ingest-harness";
 import { startRedis, type TestRedis } from "../support/redis-server";
@@ -164,5 +165,61 @@ describe("retention strategy from an LLM", () => {
       await s.close();
       await llm.stop();
     }
+  });
+});
+
+describe("behavioural predictions", () => {
+  let s: Awaited<ReturnType<typeof system>>;
+  const now = Date.now();
+  const numbersIn = (v: unknown): number[] =>
+    typeof v === "number" ? [v] : v && typeof v === "object" ? Object.values(v).flatMap(numbersIn) : [];
+
+  beforeAll(async () => {
+    s = await system();
+    const fresh = [
+      { type: "identify", userId: "fresh-0", messageId: "f0-id", traits: { plan: "free" }, timestamp: new Date(now - 3 * DAY).toISOString() },
+      { type: "track", userId: "fresh-1", event: "Order Completed", messageId: "f1-o1", timestamp: new Date(now - 2 * DAY).toISOString(), properties: { revenue: 30, currency: "EUR" } },
+    ];
+    const all = [...population(now), ...fresh];
+    for (let i = 0; i < all.length; i += 500) expect((await s.h.post("/v1/batch", { batch: all.slice(i, i + 500) })).status).toBe(200);
+    await waitFor(async () => (await s.workers.profiles.get("pop-79")) !== undefined && (await s.workers.profiles.get("fresh-1")) !== undefined, 30_000, "profiles");
+    await s.workers.refit();
+  });
+  afterAll(async () => s.close());
+
+  test("a fresh customer's insight carries every prediction, population-level, with no blank or NaN", async () => {
+    const res = await s.call("POST", "/signals/churn?wait=true", { customerIds: ["fresh-0", "fresh-1"] });
+    expect(res.status).toBe(200);
+    for (const result of res.body.results) {
+      const p = predictionsSchema.parse(result.insight.predictions);
+      expect(p.basis).toBe("population");
+      expect(p.horizonDays).toBe(60);
+      expect(numbersIn(p).every(Number.isFinite)).toBe(true);
+      expect(p.expectedPurchases.interval.low).toBeLessThanOrEqual(p.expectedPurchases.interval.high);
+      expect(p.value.interval.low).toBeLessThanOrEqual(p.value.interval.high);
+      for (const day of [p.nextPurchase.likelyBy, p.nextPurchase.interval.from, p.nextPurchase.interval.to]) expect(Number.isNaN(Date.parse(day))).toBe(false);
+      expect(result.insight.strategy.rationale).toContain("Sized by predicted value");
+    }
+    const oneOrder = predictionsSchema.parse(res.body.results[1].insight.predictions);
+    expect(oneOrder.value.currency).toBe("EUR");
+    // One 30 EUR order: the Gamma-Gamma estimate sits between the population's order value (20–35) and the customer's own.
+    expect(oneOrder.value.expectedOrderValue).toBeGreaterThan(15);
+    expect(oneOrder.value.expectedOrderValue).toBeLessThan(40);
+  });
+
+  test("a regular buyer's predictions come from their own orders and their rhythm", async () => {
+    // pop-1 orders every 13 days and last ordered a day ago; pop-0 stopped 120 days ago.
+    const res = await s.call("POST", "/signals/churn?wait=true", { customerIds: ["pop-1", "pop-0"] });
+    const [regular, lapsed] = res.body.results.map((r: any) => predictionsSchema.parse(r.insight.predictions));
+    expect(regular.basis).toBe("customer");
+    expect(regular.nextPurchase.overdue).toBe(false);
+    expect(regular.nextPurchase.typicalGapDays).toBeGreaterThan(9);
+    expect(regular.nextPurchase.typicalGapDays).toBeLessThan(17);
+    expect(regular.expectedPurchases.value).toBeGreaterThan(2);
+    expect(regular.expectedPurchases.value).toBeGreaterThanOrEqual(regular.expectedPurchases.interval.low);
+    expect(regular.expectedPurchases.value).toBeLessThanOrEqual(regular.expectedPurchases.interval.high);
+    expect(lapsed.nextPurchase.overdue).toBe(true);
+    expect(lapsed.value.amount).toBeLessThan(regular.value.amount);
+    expect(lapsed.value.percentile).toBeLessThan(regular.value.percentile);
   });
 });

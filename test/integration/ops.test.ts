@@ -142,6 +142,18 @@ describe("API docs", () => {
     expect(Object.keys(spec.paths).some((p) => p.includes("/static/"))).toBe(false);
     expect((await call("GET", "/docs")).status).toBe(200);
   });
+
+  test("the insight's behavioural predictions are documented with their intervals on both read routes", async () => {
+    const spec = JSON.parse((await call("GET", "/docs/json")).text);
+    const client = spec.paths["/clients/{id}"].get.responses["200"].content["application/json"].schema;
+    const predictions = client.properties.insight.anyOf[0].properties.predictions;
+    expect(Object.keys(predictions.properties)).toEqual(expect.arrayContaining(["expectedPurchases", "nextPurchase", "value", "pAlive", "basis"]));
+    expect(Object.keys(predictions.properties.expectedPurchases.properties)).toEqual(["horizonDays", "value", "interval"]);
+    expect(predictions.properties.value.properties.interval.description).toContain("90 %");
+    expect(predictions.properties.nextPurchase.properties.likelyBy.description).toBeTruthy();
+    const signal = spec.paths["/signals/churn"].post.responses["200"].content["application/json"].schema;
+    expect(signal.properties.results.items.properties.insight.properties.predictions).toEqual(predictions);
+  });
 });
 
 describe("rate limits", () => {

@@ -3,6 +3,7 @@ import { gainsCurve, liftTopDecile, rocCurve, scoreChurnModel } from "../../src/
 import { figureCells, formatFigure, type EvalReport } from "../../src/eval/eval-report";
 import { itemCooccurrence, mostPopular, recSplit, scoreRecs } from "../../src/eval/rec-scores";
 import { reportHtml } from "../../src/eval/report-html";
+import { scoredFixture } from "../support/prediction-fixtures";
 
 const DAY = 86_400_000;
 
@@ -124,6 +125,22 @@ describe("report HTML", () => {
       const svg = html.slice(html.indexOf(`<svg id="${id}"`), html.indexOf("</svg>", html.indexOf(`<svg id="${id}"`)));
       expect(svg.match(/<polyline class="series"/g)?.length).toBe(2);
     }
+  });
+
+  test("behavioural predictions: every figure is a table cell and the weekly repeat-purchase curve has actual, Lifeline and both baselines", () => {
+    const withPredictions = { ...r, predictions: scoredFixture() };
+    const page = reportHtml(withPredictions);
+    const cells = figureCells(withPredictions);
+    expect(cells.length).toBe(2 * 4 + 3 * 3 + 3 * 4 + 3);
+    for (const c of cells.filter((c) => c.key.startsWith("predictions."))) {
+      const value = Number.isFinite(c.value) ? String(c.value) : "NaN";
+      expect(page).toContain(`data-metric="${c.key}" data-value="${value}">${formatFigure(c.value)}</td>`);
+    }
+    const svg = page.slice(page.indexOf('<svg id="repeat-curve"'), page.indexOf("</svg>", page.indexOf('<svg id="repeat-curve"')));
+    expect([...svg.matchAll(/data-series="(\w+)" points="([^"]+)"/g)].map((m) => [m[1], m[2]!.split(" ").length])).toEqual(
+      ["actual", "lifeline", "bgnbdGg", "lastPeriod"].map((k) => [k, withPredictions.predictions.curve.days.length + 1]),
+    );
+    expect(html).not.toContain("repeat-curve");
   });
 
   test("is self-contained: no script, no external reference, and data is escaped", () => {

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { readInsight } from "../../inference/insights";
 import { authorize } from "../auth";
+import { insightResponses } from "../insight-doc";
 import type { AppDeps } from "../deps";
 import { knownCustomer } from "../known-customer";
 
@@ -13,6 +14,15 @@ export function clientRoutes(deps: AppDeps) {
       const stored = await readInsight(deps.redis, deps.keys, customerId);
       return { customerId, profile, insight: stored?.insight ?? null, insightStale: stored ? stored.stale : null };
     },
-    { detail: { summary: "A customer's structured profile (and latest insight)", tags: ["clients"] } },
+    {
+      detail: {
+        summary: "A customer's structured profile (and latest insight)",
+        tags: ["clients"],
+        responses: insightResponses("the profile and the latest insight (null before the first scoring)", (insight) => ({
+          type: "object",
+          properties: { customerId: { type: "string" }, profile: { type: "object" }, insight: { anyOf: [insight, { type: "null" }] }, insightStale: { type: ["boolean", "null"] } },
+        })),
+      },
+    },
   );
 }

@@ -7,6 +7,7 @@ import { idTextSchema } from "../../../pipelines/segment";
 import { CustomerNotFoundError, InvalidRequestError, NotFoundError, PayloadTooLargeError } from "../../errors";
 import { bullmqErrorListener, createRedis } from "../../redis/connection";
 import { insightSchema } from "../../inference/insight-schema";
+import { toJsonSchema } from "../insight-doc";
 import { authorize } from "../auth";
 import type { AppDeps } from "../deps";
 
@@ -23,6 +24,7 @@ export const signalBodySchema = z.union([
 
 type Requested = { customerId: string; jobId: string };
 
+// Request bodies are described as they are sent (defaults optional), answers as they come back.
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
 const jobResultSchema = z.object({
   jobId: z.string(),
@@ -31,7 +33,7 @@ const jobResultSchema = z.object({
   insight: insightSchema.optional(),
   error: z.string().optional(),
 });
-const resultsSchema = jsonSchema(
+const resultsSchema = toJsonSchema(
   z.object({
     jobs: z.array(z.object({ customerId: z.string(), jobId: z.string() })),
     results: z.array(jobResultSchema),
@@ -155,7 +157,7 @@ export function signalRoutes(deps: AppDeps) {
           summary: "Status or result of a scoring job",
           tags: ["inference"],
           security: [{ bearer: [] }],
-          responses: { 200: { description: "the job's state, and its insight once completed", content: { "application/json": { schema: jsonSchema(jobResultSchema) } } }, 404: { description: "no such job" } },
+          responses: { 200: { description: "the job's state, and its insight once completed", content: { "application/json": { schema: toJsonSchema(jobResultSchema) } } }, 404: { description: "no such job" } },
         },
       },
     );
