@@ -53,6 +53,7 @@ const args = {
   dataset: { type: "string", valueHint: "cdnow", description: `a built-in data set: ${EVAL_DATASETS.join(" | ")} | all (the default without --input)` },
   cutoff: { type: "string", valueHint: "2024-01-01", description: "YYYY-MM-DD (the start of that day, UTC) or an ISO time: history is before it (required with --input)" },
   "horizon-days": { type: "string", valueHint: "90", description: "days after the cutoff that decide churn and hold the purchases to predict (required with --input)" },
+  examples: { type: "string", valueHint: "id,id", description: "customers whose answers the report shows first (Lifeline ids, comma-separated)" },
   sample: { type: "string", valueHint: "5000", description: "customers to evaluate, a deterministic hash sample by customer id (default: all; 0 = all)" },
   out: { type: "string", valueHint: "bench/results", default: "bench/results", description: "where eval-<name>.json and .html go" },
   "data-root": { type: "string", valueHint: "../shared/data", description: "where the built-in data sets live (default: ../shared/data beside the checkout, or LIFELINE_SHARED_DATA)" },

@@ -4,6 +4,7 @@
  * within the horizon. Pure.
  */
 import type { CustomerHistory } from "../../pipelines/churn-features";
+import { intervalCoverage } from "../../pipelines/metrics";
 import { bgnbdBaseline, recencyBaseline } from "./churn-baselines";
 import { scoreChurnModel } from "./churn-scores";
 import type { EvalContext } from "./eval-context";
@@ -29,7 +30,24 @@ export function churnSection(ctx: EvalContext): Pick<EvalReport, "churn"> {
     scoreChurnModel("bgnbd-nopurchase", "BG/NBD P(no purchase in horizon)", bgnbd.noPurchase, labels),
     scoreChurnModel("recency", "Recency only", recency.probabilities, labels, recency.days),
   ];
-  return { churn: { customers: histories.length, churnRate: labels.reduce<number>((a, b) => a + b, 0) / labels.length, models } };
+  const insights = histories.map((h) => ctx.insightOf(h.customerId)!.churn);
+  const coverage = intervalCoverage(insights.map((c) => ({ probability: c.probability, low: c.interval.low, high: c.interval.high })), labels);
+  const { artifacts } = ctx.system;
+  return {
+    churn: {
+      customers: histories.length,
+      churnRate: labels.reduce<number>((a, b) => a + b, 0) / labels.length,
+      models,
+      intervalCoverage: { level: insights[0]?.interval.level ?? 0.9, ...coverage },
+      choice: artifacts.choice ?? null,
+      uses: {
+        features: artifacts.model?.featureNames ?? ["frequency", "recency_days", "days_since_first_purchase"],
+        fittedSignals: Object.entries(artifacts.signals.effects)
+          .filter(([, e]) => e.source === "fitted")
+          .map(([kind, e]) => `${kind} (${e.logOdds} log-odds, ${e.rows} customers)`),
+      },
+    },
+  };
 }
 
 const truncate = (h: CustomerHistory, cutoffMs: number): CustomerHistory => ({

@@ -19,6 +19,7 @@ export type EvalArgs = {
   cutoff?: string;
   "horizon-days"?: string;
   sample?: string;
+  examples?: string;
 };
 
 export type EvalRun = {
@@ -34,6 +35,8 @@ export type EvalRun = {
   horizonDays: number;
   /** customers to evaluate (a deterministic hash sample); undefined = all */
   sample?: number;
+  /** customers whose answers the report shows first, by id (the riskiest and safest follow) */
+  examples?: string[];
   reference?: DatasetSpec["reference"];
 };
 
@@ -107,9 +110,15 @@ export function evalRuns(a: EvalArgs, dataRoot: string): EvalRun[] {
       cutoffMs: cutoffInstant(cutoff),
       horizonDays: horizon,
       sample,
+      ...examplesOf(a),
     },
   ];
 }
+
+const examplesOf = (a: EvalArgs) => {
+  const ids = (a.examples ?? "").split(",").map((id) => id.trim()).filter(Boolean);
+  return ids.length ? { examples: ids } : {};
+};
 
 function usableMapping(nameOrFile: string): Mapping {
   let mapping: Mapping | undefined;
@@ -146,6 +155,7 @@ function datasetRuns(a: EvalArgs, dataRoot: string, horizonDays: number | undefi
       cutoffMs: cutoffInstant(cutoff),
       horizonDays: horizon,
       sample,
+      ...examplesOf(a),
       ...(spec.reference && isDefaultWindow ? { reference: spec.reference } : {}),
     };
   });

@@ -1,5 +1,7 @@
 /** The JSON `bun run eval` writes per run (eval-<name>.json); the HTML report is built from it. */
-import type { CalibrationBin } from "../../pipelines/metrics";
+import type { CalibrationBin, CoverageBin } from "../../pipelines/metrics";
+import type { ChurnChoice } from "../inference/churn-choice";
+import type { RecommenderChoice } from "../inference/recommender-choice";
 import type { ChurnModelResult } from "./churn-scores";
 import type { PredictionScores } from "./prediction-scores";
 import type { RecMethodResult } from "./rec-scores";
@@ -13,8 +15,11 @@ export type EvalExample = {
   /** what happened in the horizon */
   churned: boolean;
   probability: number;
+  interval: { low: number; high: number };
   riskTier: string;
+  mode: string;
   drivers: { reason: string; feature: string; contribution: number; evidence: EvalEvidence[] }[];
+  protective: { reason: string; feature: string; contribution: number }[];
   recommendations: { itemId: string; name?: string; reason: string }[];
   /** new items the customer bought in the horizon */
   boughtAfter: string[];
@@ -54,7 +59,17 @@ export type EvalReport = {
     model: { version: string; learned: boolean; trainedAt: string; note?: string; customers: number };
     seconds: { import: number; drain: number; refit: number; score: number; total: number };
   };
-  churn: { customers: number; churnRate: number; models: ChurnModelResult[] };
+  churn: {
+    customers: number;
+    churnRate: number;
+    models: ChurnModelResult[];
+    /** How often Lifeline's 90 % intervals hold the observed churn rate of their decile bin. */
+    intervalCoverage: { level: number; coverage: number; bins: CoverageBin[] };
+    /** How the refit chose the model on the tenant's own history (null: too little of it). */
+    choice: ChurnChoice | null;
+    /** What the shipped model draws on: its behaviour features, and the explicit signals fitted on this data. */
+    uses: { features: string[]; fittedSignals: string[] };
+  };
   /** Expected purchases and spend against what customers did (prediction-scores.ts). */
   predictions?: PredictionScores;
   recs?: {
@@ -64,6 +79,9 @@ export type EvalReport = {
     methods: RecMethodResult[];
     hrRatioToMostPopular: number;
     meetsTarget: boolean;
+    /** How the refit chose the recommender's options on the tenant's last horizon. */
+    choice: RecommenderChoice | null;
+    rebuy: { repeatShare: number; isRebought: boolean } | null;
     reference?: Record<string, number>;
   };
   examples: EvalExample[];

@@ -25,6 +25,8 @@ export function recsSection(ctx: EvalContext): Pick<EvalReport, "recs"> {
       methods: [lifeline, pop, co],
       hrRatioToMostPopular: lifeline.hr / pop.hr,
       meetsTarget: lifeline.hr >= 1.5 * pop.hr && lifeline.hr > co.hr,
+      choice: ctx.system.recommender?.choice ?? null,
+      rebuy: ctx.system.recommender?.rebuy ?? null,
       ...(reference ? { reference } : {}),
     },
   };

@@ -70,7 +70,7 @@ function figuresTable(r: EvalReport): string {
   const churnRows = r.churn.models
     .map((m) => `<tr><th scope="row">${escapeHtml(m.label)}</th>${["auc", "prAuc", "brier", "liftTopDecile"].map((f) => cell(`churn.${m.name}.${f}`)).join("")}</tr>`)
     .join("");
-  const churn = `<table id="figures-churn" class="figures"><caption>Churn: ${r.churn.customers} customers, churn rate ${formatFigure(r.churn.churnRate)} (no purchase within ${r.horizonDays} days after the cutoff)</caption><thead><tr><th>model</th><th>AUC</th><th>PR-AUC</th><th>Brier</th><th>lift, top 10%</th></tr></thead><tbody>${churnRows}</tbody></table>`;
+  const churn = `<table id="figures-churn" class="figures"><caption>Churn: ${r.churn.customers} customers, churn rate ${formatFigure(r.churn.churnRate)} (no purchase within ${r.horizonDays} days after the cutoff)</caption><thead><tr><th>model</th><th>AUC</th><th>PR-AUC</th><th>Brier</th><th>lift, top 10%</th></tr></thead><tbody>${churnRows}</tbody></table>${churnChoice(r)}${intervalTable(r)}`;
   if (!r.recs) return churn;
   const recRows = r.recs.methods
     .map((m) => `<tr><th scope="row">${escapeHtml(m.label)}</th>${["hr", "ndcg", "coverage"].map((f) => cell(`recs.${m.name}.${f}`)).join("")}</tr>`)
@@ -79,7 +79,30 @@ function figuresTable(r: EvalReport): string {
     ? `<p class="note">Measured elsewhere on this protocol: HR@10 most popular ${r.recs.reference.hrMostPopular}, co-occurrence ${r.recs.reference.hrCooccurrence}; NDCG@10 ${r.recs.reference.ndcgMostPopular} and ${r.recs.reference.ndcgCooccurrence}.</p>`
     : "";
   const target = `<p class="target ${r.recs.meetsTarget ? "met" : "missed"}">Lifeline HR@${r.recs.k} is ${r.recs.hrRatioToMostPopular.toFixed(2)}× most popular; target (≥ 1.5× most popular and above co-occurrence): <strong>${r.recs.meetsTarget ? "met" : "not met"}</strong>.</p>`;
-  return `${churn}<table id="figures-recs" class="figures"><caption>Recommendations: ${r.recs.evaluated} customers who bought something new within the horizon; catalogue ${r.recs.catalogue} items</caption><thead><tr><th>method</th><th>HR@${r.recs.k}</th><th>NDCG@${r.recs.k}</th><th>catalogue coverage</th></tr></thead><tbody>${recRows}</tbody></table>${target}${ref}`;
+  const chosen = r.recs.choice
+    ? `<p class="note">Options chosen on the last ${r.recs.choice.horizonDays} days before the cutoff (${r.recs.choice.cases} customers): <strong>${escapeHtml(r.recs.choice.chosen)}</strong>; ${escapeHtml(r.recs.choice.reason)}.${r.recs.rebuy ? ` Re-bought catalogue: ${r.recs.rebuy.isRebought ? "yes" : "no"} (${formatFigure(r.recs.rebuy.repeatShare)} of later order lines repeat an item).` : ""}</p>`
+    : "";
+  return `${churn}<table id="figures-recs" class="figures"><caption>Recommendations: ${r.recs.evaluated} customers who bought something new within the horizon; catalogue ${r.recs.catalogue} items</caption><thead><tr><th>method</th><th>HR@${r.recs.k}</th><th>NDCG@${r.recs.k}</th><th>catalogue coverage</th></tr></thead><tbody>${recRows}</tbody></table>${target}${chosen}${ref}`;
+}
+
+/** How the refit chose the churn model on the tenant's own history, and what the shipped model draws on. */
+function churnChoice(r: EvalReport): string {
+  const c = r.churn.choice;
+  const uses = `Features: ${r.churn.uses.features.map((f) => `<code>${escapeHtml(f)}</code>`).join(" ")}. Explicit signals fitted on this data: ${r.churn.uses.fittedSignals.length ? escapeHtml(r.churn.uses.fittedSignals.join("; ")) : "none (priors only)"}.`;
+  if (!c) return `<p class="note">${uses}</p>`;
+  const rows = [...c.candidates, { name: "BG/NBD (baseline)", auc: c.baseline.auc, brier: c.baseline.brier }]
+    .map((x) => `<tr${x.name === c.chosen ? ' class="chosen"' : ""}><th scope="row">${escapeHtml(x.name)}${x.name === c.chosen ? " ✓" : ""}</th><td>${formatFigure(x.auc)}</td><td>${formatFigure(x.brier)}</td></tr>`)
+    .join("");
+  return `<table id="churn-choice" class="figures"><caption>Model choice (${escapeHtml(c.method)}, validated on ${c.validationRows} customers as of ${escapeHtml(c.validationAsOf.slice(0, 10))}): ${escapeHtml(c.reason)}</caption><thead><tr><th>candidate</th><th>AUC</th><th>Brier</th></tr></thead><tbody>${rows}</tbody></table><p class="note">${uses}</p>`;
+}
+
+/** Whether the 90 % intervals hold the observed churn rate of each decile of predictions. */
+function intervalTable(r: EvalReport): string {
+  const c = r.churn.intervalCoverage;
+  const rows = c.bins
+    .map((b) => `<tr class="${b.covered ? "covered" : "missed"}"><td>${b.bin + 1}</td><td>${b.count}</td><td>${formatFigure(b.meanPredicted)}</td><td>${formatFigure(b.low)} – ${formatFigure(b.high)}</td><td>${formatFigure(b.observedRate)}</td><td>${b.covered ? "yes" : "no"}</td></tr>`)
+    .join("");
+  return `<table id="interval-coverage" class="figures" data-coverage="${c.coverage}"><caption>${Math.round(c.level * 100)} % intervals: ${formatFigure(c.coverage)} of the deciles hold their observed churn rate</caption><thead><tr><th>decile</th><th>customers</th><th>mean predicted</th><th>mean interval</th><th>observed</th><th>held</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 /** Behavioural predictions: errors beside the baselines, interval coverage, and the weekly cumulative repeat-purchase curve. */
@@ -151,7 +174,10 @@ function examples(r: EvalReport): string {
       ? `<p>Recommended: ${e.recommendations.map((x) => `<span class="item${e.boughtAfter.includes(x.itemId) ? " hit" : ""}" title="${escapeHtml(x.reason)}">${escapeHtml(x.name ?? x.itemId)}</span>`).join(" ")}</p>`
       : "";
     const bought = e.boughtAfter.length ? `<p>Bought new after the cutoff: ${e.boughtAfter.map((i) => `<code>${escapeHtml(i)}</code>`).join(" ")}</p>` : "";
-    return `<article class="example" data-customer="${escapeHtml(e.customerId)}"><h3>${escapeHtml(e.customerId)}: ${(e.probability * 100).toFixed(1)}% (${escapeHtml(e.riskTier)}) — ${e.churned ? "churned" : "stayed"}</h3><ol>${drivers}</ol>${recs}${bought}<p class="note">Strategy: ${escapeHtml(e.strategy)}</p></article>`;
+    const protective = e.protective.length
+      ? `<p>Lowering the risk: ${e.protective.map((d) => `${escapeHtml(d.reason)} (${d.contribution.toFixed(3)})`).join("; ")}</p>`
+      : "";
+    return `<article class="example" data-customer="${escapeHtml(e.customerId)}"><h3>${escapeHtml(e.customerId)}: ${(e.probability * 100).toFixed(1)}% (90 %: ${(e.interval.low * 100).toFixed(0)}–${(e.interval.high * 100).toFixed(0)}%, ${escapeHtml(e.riskTier)}, ${escapeHtml(e.mode)}) — ${e.churned ? "churned" : "stayed"}</h3><ol>${drivers}</ol>${protective}${recs}${bought}<p class="note">Strategy: ${escapeHtml(e.strategy)}</p></article>`;
   });
   return `<section><h2>Example customers (the two riskiest and the two safest, with their drivers and evidence)</h2>${cards.join("") || "<p>none</p>"}</section>`;
 }
@@ -164,7 +190,7 @@ td,th{border:1px solid #ddd;padding:4px 10px;text-align:right}th[scope=row]{text
 .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:14px}.legend span{display:inline-block;width:18px;height:3px;margin-right:6px;vertical-align:middle}
 .legend .dashed{border-top:2px dashed #bbb;height:0}.example{border:1px solid #ddd;border-radius:6px;padding:10px 14px;margin:10px 0}
 .evidence{color:#555;font-size:12px}.item{display:inline-block;background:#f1f3f5;border-radius:4px;padding:1px 6px;margin:2px}.item.hit{background:#d3f9d8}
-.note{color:#666;font-size:12px}.warning{color:#c92a2a}.target.met strong{color:#2f9e44}.target.missed strong{color:#c92a2a}code{font-size:11px}`;
+.note{color:#666;font-size:12px}tr.missed td{color:#c92a2a}tr.chosen th{font-weight:700}.warning{color:#c92a2a}.target.met strong{color:#2f9e44}.target.missed strong{color:#c92a2a}code{font-size:11px}`;
 
 export function reportHtml(r: EvalReport): string {
   const s = r.system;

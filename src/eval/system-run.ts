@@ -11,6 +11,7 @@ import { runImport, type ImportSummary } from "../import/import-run";
 import { redisLagProbe } from "../import/lag-probe";
 import type { ImportEvent, Mapping } from "../import/mapping";
 import { churnArtifactsSchema, type ChurnArtifacts } from "../inference/churn-artifacts";
+import type { RecommenderMeta } from "../inference/model-slots";
 import type { Insight } from "../inference/insights";
 import type { Logger } from "../log/logger";
 import { startWorkers, type WorkerRuntime } from "../../queues/worker-runtime";
@@ -38,6 +39,8 @@ export type SystemRun = {
   model: { version: string; learned: boolean; trainedAt: string; note?: string; customers: number };
   /** What the refit at the cutoff fitted (the eval draws the predictions' curves from it). */
   artifacts: ChurnArtifacts;
+  /** What the refit recorded of the recommender: its per-tenant choice, re-buy decision. */
+  recommender?: RecommenderMeta;
   seconds: { import: number; drain: number; refit: number; score: number; total: number };
 };
 
@@ -105,6 +108,7 @@ export async function runThroughSystem(o: SystemRunOptions): Promise<SystemRun> 
     const profiles = await waitForDrain(workers, lag.backlog, o.log);
     const t2 = performance.now();
     const { artifacts, ...model } = await refitAsOf(workers, o.cutoffMs);
+    const { recommender } = await workers.slots.meta();
     o.log.info({ ...model }, "refitted as of the cutoff");
     const t3 = performance.now();
     const { insights, missing } = await scoreThroughApi({
@@ -123,6 +127,7 @@ export async function runThroughSystem(o: SystemRunOptions): Promise<SystemRun> 
       profiles,
       model,
       artifacts,
+      ...(recommender ? { recommender } : {}),
       seconds: { import: s(t0, t1), drain: s(t1, t2), refit: s(t2, t3), score: s(t3, t4), total: s(started, t4) },
     };
   } finally {

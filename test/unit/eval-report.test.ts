@@ -45,6 +45,9 @@ function report(): EvalReport {
       customers: 100,
       churnRate: 0.3,
       models: [scoreChurnModel("lifeline", "Lifeline", p, labels), scoreChurnModel("recency", "Recency <only>", p.map((v) => 1 - v), labels)],
+      intervalCoverage: { level: 0.9, coverage: 1, bins: [{ bin: 0, count: 100, meanPredicted: 0.3, observedRate: 0.3, low: 0.2, high: 0.4, covered: true }] },
+      choice: null,
+      uses: { features: ["recency_days"], fittedSignals: [] },
     },
     recs: {
       k: 10,
@@ -57,13 +60,18 @@ function report(): EvalReport {
       ],
       hrRatioToMostPopular: 1,
       meetsTarget: false,
+      choice: null,
+      rebuy: null,
     },
     examples: [
       {
         customerId: "c-<script>alert(1)</script>",
         churned: true,
         probability: 0.91,
+        interval: { low: 0.85, high: 0.95 },
         riskTier: "high",
+        mode: "learned",
+        protective: [],
         drivers: [{ reason: "Long time since the last order", feature: "recency_days", contribution: 1.2, evidence: [{ messageId: "m-1", ts: 0, type: "track", name: "Order Completed" }] }],
         recommendations: [{ itemId: "y", name: "Mug & saucer", reason: "bought together" }],
         boughtAfter: ["y"],
