@@ -156,19 +156,25 @@ export function fitBgnbd(data: readonly RepeatSummary[], options: { starts?: num
     [Math.log(2), Math.log(20), Math.log(2), Math.log(5)],
     [Math.log(0.1), Math.log(1), Math.log(0.3), Math.log(1)],
   ];
+  const best = minimiseFromStarts(negMean, starts);
+  const [r, alpha, a, b] = best.x.map(Math.exp) as [number, number, number, number];
+  return { params: { r, alpha, a, b }, logLikelihood: -best.value * data.length };
+}
+
+/** Nelder-Mead from each start, restarted from its own optimum until it stops improving; the best optimum. */
+export function minimiseFromStarts(f: (x: number[]) => number, starts: readonly number[][]): { x: number[]; value: number } {
   let best = { x: starts[0]!, value: Number.POSITIVE_INFINITY };
   for (const start of starts) {
-    let current = nelderMead(negMean, start);
+    let current = nelderMead(f, start);
     for (let restart = 0; restart < 5; restart++) {
-      const next = nelderMead(negMean, current.x, { step: 0.1 });
+      const next = nelderMead(f, current.x, { step: 0.1 });
       const improved = current.value - next.value > 1e-12;
       current = next.value < current.value ? next : current;
       if (!improved) break;
     }
     if (current.value < best.value) best = current;
   }
-  const [r, alpha, a, b] = best.x.map(Math.exp) as [number, number, number, number];
-  return { params: { r, alpha, a, b }, logLikelihood: -best.value * data.length };
+  return best;
 }
 
 /** Identical summaries pooled with a weight: the likelihood is evaluated once per distinct triple. */

@@ -8,7 +8,7 @@
  * value); like the papers, the first transaction is left out. Spend is assumed independent
  * of how often a customer buys. Pure math: no I/O.
  */
-import { betaln, nelderMead } from "./bgnbd.ts";
+import { betaln, minimiseFromStarts } from "./bgnbd.ts";
 import { regularizedBeta } from "./incomplete-beta.ts";
 
 export type GammaGammaParams = { p: number; q: number; gamma: number };
@@ -53,17 +53,7 @@ export function fitGammaGamma(data: readonly SpendSummary[]): GammaGammaFit {
     [Math.log(5), Math.log(4), Math.log(scale)],
     [Math.log(0.5), Math.log(10), Math.log(scale / 2)],
   ];
-  let best = { x: starts[0]!, value: Number.POSITIVE_INFINITY };
-  for (const start of starts) {
-    let current = nelderMead(negMean, start);
-    for (let restart = 0; restart < 5; restart++) {
-      const next = nelderMead(negMean, current.x, { step: 0.1 });
-      const improved = current.value - next.value > 1e-12;
-      current = next.value < current.value ? next : current;
-      if (!improved) break;
-    }
-    if (current.value < best.value) best = current;
-  }
+  const best = minimiseFromStarts(negMean, starts);
   const [p, q, gamma] = best.x.map(Math.exp) as [number, number, number];
   return { params: { p, q, gamma }, logLikelihood: -best.value * usable.length, customers: usable.length };
 }

@@ -43,3 +43,15 @@ function betaContinuedFraction(x: number, a: number, b: number): number {
   }
   return h;
 }
+
+/** The q-quantile of Beta(a, b): the x with I_x(a, b) = q, by bisection. */
+export function betaQuantile(q: number, a: number, b: number): number {
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (regularizedBeta(mid, a, b) < q) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}

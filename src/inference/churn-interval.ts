@@ -7,7 +7,7 @@
  * wide. A customer's signals shift it with their log-odds. Pure.
  */
 import { z } from "zod";
-import { betaQuantile } from "../../pipelines/beta-distribution";
+import { betaQuantile } from "../../pipelines/incomplete-beta";
 import { logit, sigmoid } from "../../pipelines/log-odds";
 
 export const INTERVAL_LEVEL = 0.9;
