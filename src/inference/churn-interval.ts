@@ -1,10 +1,11 @@
 /**
- * How sure a churn probability is. At refit the model's out-of-time predictions for the latest
- * labelled customers are kept with what those customers did (the calibration sample). For a new
- * probability p, the interval is the central 90 % of the beta posterior (Jeffreys prior) of the
- * churn rate among the sample's customers whose predictions were nearest p: where the model was
- * well calibrated and saw many such customers it is narrow; where it saw few, or was off, it is
- * wide. A customer's signals shift it with their log-odds. Pure.
+ * How sure a churn probability is. At refit the chosen model's out-of-time predictions for the
+ * latest labelled customers are kept with what those customers did (the calibration sample):
+ * near a probability p, how far such predictions were from what happened a period later is the
+ * best measure of how far p may be from the churn rate of customers like this one. The interval
+ * is centred on p, in log-odds, with a half-width of z·max(|that miss|, its sampling error) over
+ * the sample's customers nearest p: narrow where the model was right about many similar customers,
+ * wide where it was off or saw few. A customer's signals shift it with their log-odds. Pure.
  */
 import { z } from "zod";
 import { betaQuantile } from "../../pipelines/incomplete-beta";
@@ -42,29 +43,33 @@ const jeffreys = (churned: number, n: number): [number, number] => {
   return [betaQuantile(tail, churned + 0.5, n - churned + 0.5), betaQuantile(1 - tail, churned + 0.5, n - churned + 0.5)];
 };
 
+/** z of the central INTERVAL_LEVEL of a normal distribution (90 %: 1.645). */
+const Z = 1.6448536269514722;
+
 /**
  * The interval of a behavioural probability `p`, moved by `shiftLogOdds` (the signals added on
- * top). Without a sample: the base rate's interval as if `fallbackCount` customers had been seen.
+ * top). Without a sample: the base rate's interval as if `fallback.count` customers had been seen.
  */
 export function churnInterval(sample: CalibrationSample | undefined, p: number, shiftLogOdds: number, fallback: { rate: number; count: number }): ChurnInterval {
-  let low: number;
-  let high: number;
-  let basedOn: number;
-  if (sample && sample.p.length >= MIN_WINDOW) {
-    const n = sample.p.length;
-    const w = Math.min(n, Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.round(n / 10))));
-    const from = Math.max(0, Math.min(n - w, lowerBound(sample.p, p) - Math.floor(w / 2)));
-    let churned = 0;
-    for (let i = from; i < from + w; i++) churned += sample.y[i]!;
-    [low, high] = jeffreys(churned, w);
-    basedOn = w;
-  } else {
-    const n = Math.max(2, fallback.count);
-    [low, high] = jeffreys(Math.round(fallback.rate * n), n);
-    basedOn = Math.max(0, fallback.count);
-  }
   const move = (q: number) => sigmoid(logit(q) + shiftLogOdds);
-  return { level: INTERVAL_LEVEL, low: move(low), high: move(high), basedOn };
+  if (!sample || sample.p.length < MIN_WINDOW) {
+    const n = Math.max(2, fallback.count);
+    const [low, high] = jeffreys(Math.round(fallback.rate * n), n);
+    return { level: INTERVAL_LEVEL, low: move(low), high: move(high), basedOn: Math.max(0, fallback.count) };
+  }
+  const n = sample.p.length;
+  const w = Math.min(n, Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.round(n / 10))));
+  const from = Math.max(0, Math.min(n - w, lowerBound(sample.p, p) - Math.floor(w / 2)));
+  let churned = 0;
+  let predicted = 0;
+  for (let i = from; i < from + w; i++) (churned += sample.y[i]!), (predicted += sample.p[i]!);
+  // Observed rate (Jeffreys posterior mean) and its sampling error, in log-odds.
+  const observed = (churned + 0.5) / (w + 1);
+  const sampling = 1 / Math.sqrt(w * observed * (1 - observed));
+  const miss = Math.abs(logit(observed) - logit(predicted / w));
+  const half = Z * Math.max(miss, sampling);
+  const centre = logit(p) + shiftLogOdds;
+  return { level: INTERVAL_LEVEL, low: sigmoid(centre - half), high: sigmoid(centre + half), basedOn: w };
 }
 
 function lowerBound(sorted: readonly number[], v: number): number {

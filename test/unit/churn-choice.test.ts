@@ -76,7 +76,8 @@ describe("churn probability intervals", () => {
       const draw = (n: number) => Array.from({ length: n }, () => rand() ** 1.5).map((p) => ({ p, y: rand() < p ? 1 : 0 }));
       const sample = draw(5_000);
       const cal = calibrationSample(sample.map((s) => s.p), sample.map((s) => s.y));
-      const test = draw(200_000).sort((a, b) => a.p - b.p);
+      // Groups of customers like one another, as many as the interval rests on (400).
+      const test = draw(8_000).sort((a, b) => a.p - b.p);
       for (let b = 0; b < 20; b++) {
         const bin = test.slice((b * test.length) / 20, ((b + 1) * test.length) / 20);
         const meanP = bin.reduce((s, x) => s + x.p, 0) / bin.length;
@@ -88,6 +89,26 @@ describe("churn probability intervals", () => {
     }
     expect(covered / bins).toBeGreaterThan(0.8);
     expect(covered / bins).toBeLessThan(0.98);
+  });
+
+  test("widen to hold what happens when the model's calibration was off a period later", () => {
+    const rand = rng(9);
+    const shifted = (p: number) => 1 / (1 + Math.exp(-(Math.log(p / (1 - p)) + 0.6)));
+    const draw = (n: number) => Array.from({ length: n }, () => 0.05 + 0.9 * rand()).map((p) => ({ p, y: rand() < shifted(p) ? 1 : 0 }));
+    const sample = draw(5_000);
+    const cal = calibrationSample(sample.map((s) => s.p), sample.map((s) => s.y));
+    const test = draw(8_000).sort((a, b) => a.p - b.p);
+    let covered = 0;
+    for (let b = 0; b < 20; b++) {
+      const bin = test.slice((b * test.length) / 20, ((b + 1) * test.length) / 20);
+      const meanP = bin.reduce((s, x) => s + x.p, 0) / bin.length;
+      const observed = bin.reduce((s, x) => s + x.y, 0) / bin.length;
+      const interval = churnInterval(cal, meanP, 0, { rate: 0.5, count: 0 });
+      expect(interval.low).toBeLessThan(meanP);
+      expect(interval.high).toBeGreaterThan(meanP);
+      if (observed >= interval.low && observed <= interval.high) covered++;
+    }
+    expect(covered / 20).toBeGreaterThanOrEqual(0.8);
   });
 
   test("are wide with little evidence, narrower with more, and move with the signals' log-odds", () => {
