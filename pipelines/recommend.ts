@@ -6,7 +6,7 @@
  */
 export { recommend } from "./recommend/blend";
 export { DAY_MS, recEventSchema, recHistorySchema, recKindSchema, recommendationSchema, type RecEvent, type RecHistory, type RecKind, type Recommendation, type SourceName } from "./recommend/history";
-export { buildRecommender, deserialiseRecommender, serialiseRecommender, type Recommender } from "./recommend/model";
+export { buildRecommender, deserialiseRecommender, serialiseRecommender, withPopularityHalfLife, type Recommender } from "./recommend/model";
 export { defaultRecommenderOptions, type BlendWeights, type RecommenderOptions } from "./recommend/options";
 export { buyAgain, type RebuyProfile } from "./recommend/rebuy";
 export { liveEvidenceSchema, liveIncrements, type LiveEvidence } from "./recommend/sources/live";

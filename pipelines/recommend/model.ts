@@ -66,30 +66,15 @@ export function buildRecommender(histories: readonly RecHistory[], overrides: Pa
 
   const customerIds: string[] = [];
   const users: SparseVector[] = [];
-  const popularity = new Float64Array(nItems);
-  const viewPopularity = new Float64Array(nItems);
-  const buyers = new Int32Array(nItems);
+  const counted: RecHistory[] = [];
   for (const h of histories) {
     const vector = customerVector(h.events, indexOf, options, latestTs(h.events));
     if (vector.item.length === 0) continue;
     customerIds.push(h.customerId);
     users.push(vector);
-    const lastBought = new Map<number, number>();
-    const lastSeen = new Map<number, number>();
-    for (const e of h.events) {
-      const i = indexOf.get(e.itemId)!;
-      const map = e.kind === "purchase" ? lastBought : lastSeen;
-      if ((map.get(i) ?? -Infinity) < e.ts) map.set(i, e.ts);
-    }
-    for (const [i, ts] of lastBought) {
-      buyers[i]!++;
-      popularity[i]! += decayFactor(builtAtMs - ts, options.popularityHalfLifeDays);
-    }
-    for (const [i, ts] of lastSeen) viewPopularity[i]! += 0.01 * decayFactor(builtAtMs - ts, options.popularityHalfLifeDays);
+    counted.push(h);
   }
-  // Items nobody bought still rank among themselves by attention, always below any bought item's share.
-  for (let i = 0; i < nItems; i++) popularity[i]! += Math.min(viewPopularity[i]!, 0.009);
-
+  const { popularity, buyers } = itemPopularity(counted, indexOf, builtAtMs, options.popularityHalfLifeDays);
   const { popularOrder, popularByCategory } = popularityRankings(popularity, categories);
 
   const usersByItem = invertUsers(users, nItems);
@@ -122,6 +107,42 @@ export function buildRecommender(histories: readonly RecHistory[], overrides: Pa
   };
 }
 
+
+
+/**
+ * Distinct buyers per item among the customers the model holds, and their decayed count (each buyer's latest purchase, halved every
+ * `halfLifeDays`); items nobody bought rank among themselves by attention, below any bought one.
+ */
+function itemPopularity(histories: readonly RecHistory[], indexOf: ReadonlyMap<string, number>, builtAtMs: number, halfLifeDays: number) {
+  const nItems = indexOf.size;
+  const popularity = new Float64Array(nItems);
+  const viewPopularity = new Float64Array(nItems);
+  const buyers = new Int32Array(nItems);
+  for (const h of histories) {
+    const lastBought = new Map<number, number>();
+    const lastSeen = new Map<number, number>();
+    for (const e of h.events) {
+      const i = indexOf.get(e.itemId);
+      if (i === undefined) continue;
+      const map = e.kind === "purchase" ? lastBought : lastSeen;
+      if ((map.get(i) ?? -Infinity) < e.ts) map.set(i, e.ts);
+    }
+    for (const [i, ts] of lastBought) {
+      buyers[i]!++;
+      popularity[i]! += decayFactor(builtAtMs - ts, halfLifeDays);
+    }
+    for (const [i, ts] of lastSeen) viewPopularity[i]! += 0.01 * decayFactor(builtAtMs - ts, halfLifeDays);
+  }
+  for (let i = 0; i < nItems; i++) popularity[i]! += Math.min(viewPopularity[i]!, 0.009);
+  return { popularity, buyers };
+}
+
+/** The same fitted model with popularity decayed over another half-life: only the popularity rankings change, so nothing else is refitted. */
+export function withPopularityHalfLife(model: Recommender, histories: readonly RecHistory[], halfLifeDays: number): Recommender {
+  const held = new Set(model.customerIds);
+  const { popularity, buyers } = itemPopularity(histories.filter((h) => held.has(h.customerId)), model.indexOf, model.builtAtMs, halfLifeDays);
+  return { ...model, options: { ...model.options, popularityHalfLifeDays: halfLifeDays }, popularity, buyers, ...popularityRankings(popularity, model.categories) };
+}
 
 /** idf^(2·exponent) per item; also sets each user's norm under these weights. */
 export function similarityWeights(users: readonly SparseVector[], usersByItem: Recommender["usersByItem"], options: RecommenderOptions) {

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { hitRateAtK, meanNdcgAtK } from "../../pipelines/rec-metrics";
-import { buildRecommender, DAY_MS, defaultRecommenderOptions, recommend, type RecHistory, type Recommender, type RecommenderOptions } from "../../pipelines/recommend";
+import { buildRecommender, DAY_MS, withPopularityHalfLife, defaultRecommenderOptions, recommend, type RecHistory, type Recommender, type RecommenderOptions } from "../../pipelines/recommend";
 import { itemCooccurrence, K, mostPopular, recSplit, type RecSplit } from "../../pipelines/recommend/validation";
 
 const MIN_CASES = 30;
@@ -33,8 +33,8 @@ const GRID: { path: string; values: (number | string)[] }[] = [
   { path: "userNeighbours", values: [20, 40, 80] },
 ];
 
-/** Options that change the fitted structures need a rebuild; the others only change scoring. */
-const BUILD_KEYS = ["kindWeights", "profileHalfLifeDays", "popularityHalfLifeDays", "itemNeighbours", "itemSimAlpha", "afterWindowDays", "idfExponent", "itemModel", "easeLambda", "easeMaxItems"] as const;
+/** Options that change the fitted structures need a rebuild (popularity's half-life only re-ranks items); the others only change scoring. */
+const BUILD_KEYS = ["kindWeights", "profileHalfLifeDays", "itemNeighbours", "itemSimAlpha", "afterWindowDays", "idfExponent", "itemModel", "easeLambda", "easeMaxItems"] as const;
 
 export const recommenderChoiceSchema = z.object({
   validationCutoff: z.string(),
@@ -70,6 +70,12 @@ export function tuneRecommender(split: RecSplit, validationCutoffMs: number, hor
     const key = JSON.stringify([...BUILD_KEYS.map((k) => o[k]), o.weights.items > 0, o.weights.after > 0]);
     let m = models.get(key);
     if (!m) models.set(key, (m = buildRecommender(split.train, o)));
+    const halfLifeKey = `${key}|${o.popularityHalfLifeDays}`;
+    if (m.options.popularityHalfLifeDays !== o.popularityHalfLifeDays) {
+      let repopular = models.get(halfLifeKey);
+      if (!repopular) models.set(halfLifeKey, (repopular = withPopularityHalfLife(m, split.train, o.popularityHalfLifeDays)));
+      m = repopular;
+    }
     return { ...m, options: o };
   };
   const judge = (o: RecommenderOptions) => scoreOn(split, (c) => recommend(modelFor(o), c, K).map((r) => r.itemId));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DAY_MS, type RecEvent, type RecHistory } from "../../pipelines/recommend";
+import { buildRecommender, DAY_MS, defaultRecommenderOptions, withPopularityHalfLife, type RecEvent, type RecHistory } from "../../pipelines/recommend";
 import { chooseRecommender } from "../../src/inference/recommender-choice";
 
 const T0 = Date.parse("2024-03-01T00:00:00Z");
@@ -40,5 +40,19 @@ describe("per-tenant recommender choice", () => {
     const result = chooseRecommender(few, NOW, 10);
     expect(result.choice).toBeUndefined();
     expect(result.note).toMatch(/too few customers/);
+  });
+
+  test("a model re-ranked for another popularity half-life is the one a fresh fit with that half-life gives", () => {
+    const tenant = browsingTenant();
+    // Views weigh nothing here, so customers with views only are left out of the model and its popularity.
+    tenant.push({ customerId: "looker", events: [{ ts: NOW - DAY_MS, itemId: "item-7", kind: "view" }] });
+    const options = { ...defaultRecommenderOptions, kindWeights: { ...defaultRecommenderOptions.kindWeights, view: 0 } };
+    const reRanked = withPopularityHalfLife(buildRecommender(tenant, { ...options, popularityHalfLifeDays: 60 }), tenant, 5);
+    const fresh = buildRecommender(tenant, { ...options, popularityHalfLifeDays: 5 });
+    expect(Array.from(reRanked.popularity)).toEqual(Array.from(fresh.popularity));
+    expect(Array.from(reRanked.buyers)).toEqual(Array.from(fresh.buyers));
+    expect(reRanked.popularOrder).toEqual(fresh.popularOrder);
+    expect(reRanked.options).toEqual(fresh.options);
+    expect(Array.from(reRanked.popularity)).not.toEqual(Array.from(buildRecommender(tenant, { ...options, popularityHalfLifeDays: 60 }).popularity));
   });
 });
