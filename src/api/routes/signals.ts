@@ -44,6 +44,9 @@ const resultsSchema = toJsonSchema(
 export function signalRoutes(deps: AppDeps) {
   const { config } = deps;
   const queue = deps.queues[queueNames.inference] as Queue<InferenceJob>;
+  // Every request waiting on a score holds a listener on the queue and its events until the job ends:
+  // as many as there are waiting requests, which is no leak.
+  queue.setMaxListeners(0);
   let events: QueueEvents | undefined;
   let eventsRedis: ReturnType<typeof createRedis> | undefined;
   // Waiting needs a blocking reader of its own, opened on the first ?wait=true.
@@ -51,6 +54,7 @@ export function signalRoutes(deps: AppDeps) {
     if (!events) {
       eventsRedis = createRedis(config, "worker", deps.log);
       events = new QueueEvents(queueNames.inference, { ...queueOptions(config, queueNames.inference, eventsRedis) });
+      events.setMaxListeners(0);
       events.on("error", bullmqErrorListener(deps.log, "inference queue events"));
       await events.waitUntilReady();
     }
