@@ -107,8 +107,6 @@ export function buildRecommender(histories: readonly RecHistory[], overrides: Pa
   };
 }
 
-
-
 /**
  * Distinct buyers per item among the customers the model holds, and their decayed count (each buyer's latest purchase, halved every
  * `halfLifeDays`); items nobody bought rank among themselves by attention, below any bought one.

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { betaQuantile } from "../../pipelines/incomplete-beta";
+import { normalQuantile } from "../../pipelines/normal";
 import { logit, sigmoid } from "../../pipelines/log-odds";
 
 export const INTERVAL_LEVEL = 0.9;
@@ -44,7 +45,7 @@ const jeffreys = (churned: number, n: number): [number, number] => {
 };
 
 /** z of the central INTERVAL_LEVEL of a normal distribution (90 %: 1.645). */
-const Z = 1.6448536269514722;
+const Z = normalQuantile(1 - (1 - INTERVAL_LEVEL) / 2);
 
 /**
  * The interval of a behavioural probability `p`, moved by `shiftLogOdds` (the signals added on
@@ -62,7 +63,10 @@ export function churnInterval(sample: CalibrationSample | undefined, p: number, 
   const from = Math.max(0, Math.min(n - w, lowerBound(sample.p, p) - Math.floor(w / 2)));
   let churned = 0;
   let predicted = 0;
-  for (let i = from; i < from + w; i++) (churned += sample.y[i]!), (predicted += sample.p[i]!);
+  for (let i = from; i < from + w; i++) {
+    churned += sample.y[i]!;
+    predicted += sample.p[i]!;
+  }
   // Observed rate (Jeffreys posterior mean) and its sampling error, in log-odds.
   const observed = (churned + 0.5) / (w + 1);
   const sampling = 1 / Math.sqrt(w * observed * (1 - observed));
