@@ -8,8 +8,11 @@ export type ModelFormat<T> = { parse: (text: string) => T; serialise: (model: T)
 
 export function modelSlot<T>(redis: RedisClient, key: string, versionKey: string, { parse, serialise, version }: ModelFormat<T>) {
   return {
+    /** Publishes a model only if it reads back: an unreadable one would stop every worker scoring. */
     async save(model: T): Promise<void> {
-      await redis.multi().set(key, serialise(model)).set(versionKey, version(model)).exec();
+      const text = serialise(model);
+      parse(text);
+      await redis.multi().set(key, text).set(versionKey, version(model)).exec();
     },
     async load(): Promise<T | undefined> {
       const json = await redis.get(key);

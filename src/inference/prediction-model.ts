@@ -63,7 +63,8 @@ export function fitPredictionModel(histories: readonly CustomerHistory[], nowMs:
   };
   const { corrections, backtest } = chooseCorrections(histories, nowMs, horizonDays, bgnbd);
   const model: PredictionModel = { ...uncorrected, corrections, ...optional("nonBuyers", nonBuyerOutcomes(histories, nowMs, horizonDays)) };
-  const values = states.map((s) => pointPrediction(bgnbd, model, s).spend).sort((a, b) => a - b);
+  // A history too short for the formulas (every purchase within moments) predicts no number.
+  const values = states.map((s) => pointPrediction(bgnbd, model, s).spend).filter(Number.isFinite).sort((a, b) => a - b);
   model.valuePercentiles = values.length ? Array.from({ length: 101 }, (_, k) => values[Math.min(values.length - 1, Math.floor((k / 100) * values.length))]!) : [];
   return { ...model, backtest };
 }
