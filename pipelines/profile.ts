@@ -139,7 +139,42 @@ export function stageFor(profile: Profile, event: CleanEvent, rules: StageRules 
  */
 export function applyEvents(profile: Profile, events: readonly CleanEvent[], rules: StageRules = defaultStageRules): Profile {
   if (events.length === 0) return profile;
-  return foldEventsInto(structuredClone(profile), events, rules);
+  return foldEventsInto(forkForFold(profile, events), events, rules);
+}
+
+/**
+ * A copy `foldEventsInto(copy, events)` may change without touching `p`: the containers the
+ * fold writes to are copied, and of the objects inside them only those these events touch
+ * (their items and days, the recent window the fold re-stages). Everything else is shared, so
+ * the copy costs the number of entries, not a deep copy of a long history.
+ */
+function forkForFold(p: Profile, events: readonly CleanEvent[]): Profile {
+  const items = { ...p.items };
+  const dailyKinds = { ...p.dailyKinds };
+  for (const e of events) {
+    for (const product of e.products) {
+      const item = items[product.id];
+      if (item) items[product.id] = { ...item };
+    }
+    const kinds = dailyKinds[dayKey(e.ts)];
+    if (kinds) dailyKinds[dayKey(e.ts)] = { ...kinds };
+  }
+  return {
+    ...p,
+    identities: { userIds: [...p.identities.userIds], anonymousIds: [...p.identities.anonymousIds] },
+    traits: { ...p.traits },
+    traitsUpdatedAt: { ...p.traitsUpdatedAt },
+    eventCounts: { ...p.eventCounts },
+    stageCounts: { ...p.stageCounts },
+    purchases: [...p.purchases],
+    stageTransitions: [...p.stageTransitions],
+    recentEvents: p.recentEvents.map((r) => ({ ...r })),
+    churnSignals: [...p.churnSignals],
+    recoveries: [...(p.recoveries ?? [])],
+    dailyActivity: { ...p.dailyActivity },
+    dailyKinds,
+    items,
+  };
 }
 
 /**
@@ -189,7 +224,8 @@ function applyOne(p: Profile, e: CleanEvent, rules: StageRules): void {
   countItems(p, e);
 }
 
-const byTime = (a: Stamped, b: Stamped): number => a.ts - b.ts || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0);
+/** Event-time order, ties broken by messageId: the order every bounded list of a profile keeps. */
+export const byTime = (a: Stamped, b: Stamped): number => a.ts - b.ts || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0);
 
 function hasConvertedBefore(p: Profile, e: Stamped): boolean {
   const first = p.firstConversion;
@@ -289,7 +325,8 @@ function capItems(p: Profile): void {
   for (const id of ids.slice(profileLimits.items)) delete p.items[id];
 }
 
-const dayKey = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+/** The UTC day "YYYY-MM-DD" an event time falls on (the key of dailyActivity and dailyKinds). */
+export const dayKey = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 // Sums of decimal amounts drift in binary floating point (0.1 + 0.2); 6 places is below any currency's minor unit.
 const money = (x: number): number => Math.round(x * 1e6) / 1e6;
 

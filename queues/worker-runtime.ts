@@ -48,7 +48,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   await waitUntilReady(redis, config.LIFELINE_REDIS_STARTUP_WAIT_MS);
   const keys = keyspace(config.LIFELINE_KEY_PREFIX, config.LIFELINE_STREAM_PARTITIONS);
   const rules = loadStageRules(config);
-  const profiles = createProfileStore(redis, keys, rules);
+  const profiles = createProfileStore(redis, keys, rules, { cacheBytes: config.LIFELINE_PROFILE_CACHE_MB * 1_000_000 });
   const pipelineMetrics = createPipelineMetrics(redis, config.LIFELINE_KEY_PREFIX);
   const embeddingHealth = upstreamHealthReporter(redis, keys, "embeddings");
   const llmHealth = upstreamHealthReporter(redis, keys, "llm");

@@ -83,6 +83,11 @@ export const configSchema = z
     LIFELINE_BRIDGE_READ_COUNT: positiveInt(1_000),
     /** Larger jobs fold more events into each profile read and write. */
     LIFELINE_JOB_MAX_EVENTS: positiveInt(5_000),
+    /**
+     * Profiles a worker keeps parsed between writes (approximate MB of their JSON), so a write
+     * to a known customer reads no profile back: 0 turns it off.
+     */
+    LIFELINE_PROFILE_CACHE_MB: z.coerce.number().int().nonnegative().default(64),
 
     /** Churn: no purchase (or activity) within this many days. */
     LIFELINE_CHURN_HORIZON_DAYS: positiveInt(90),

@@ -1,22 +1,38 @@
-import { emptyProfile, foldEventsInto, PURCHASE, stageFor, type Profile } from "../../pipelines/profile";
+import { applyEvents, emptyProfile, PURCHASE, stageFor, type Profile } from "../../pipelines/profile";
 import type { CleanEvent } from "../../pipelines/clean-event";
 import type { StageRules } from "../../pipelines/lifecycle-stage";
 import type { RedisClient } from "../redis/connection";
 import type { Keyspace } from "../redis/keys";
+import { freeze, profileCache } from "./profile-cache";
+import { allFields, changedFields, LEGACY_JSON, profileFromFields } from "./profile-fields";
 
-// Compare-and-set: the profile and the messageIds it now includes are written together, and
-// only if nobody changed the profile since we read it. A replayed event is found in the
-// applied set and skipped, so processing the same messageId twice changes nothing.
-// An erased customer (tombstone KEYS[4]) takes nothing in, so late events cannot resurrect it.
+// Compare-and-set: the changed profile fields and the messageIds the profile now includes are
+// written together, and only if nobody changed the profile since we read it. A replayed event
+// is found in the applied set and skipped, so processing the same messageId twice changes
+// nothing. An erased customer (tombstone KEYS[4]) takes nothing in, so late events cannot
+// resurrect it. ARGV: expected version, new version, then counts and runs of messageIds, field
+// pairs to set, fields to delete, and (anonymous customers) cleaned events to keep.
 const CAS_SCRIPT = `
 if redis.call('EXISTS', KEYS[4]) == 1 then return 2 end
 local v = redis.call('HGET', KEYS[1], 'v')
 if (v or '') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'json', ARGV[2], 'v', ARGV[3])
-local ids = tonumber(ARGV[4])
-redis.call('SADD', KEYS[2], unpack(ARGV, 5, 4 + ids))
-if #ARGV > 4 + ids then
-  redis.call('RPUSH', KEYS[3], unpack(ARGV, 5 + ids))
+local ids, sets, dels = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local i = 6
+-- unpack in chunks: Lua's stack holds about 8,000 values
+local function each(command, key, count)
+  local last = i + count - 1
+  while i <= last do
+    local to = math.min(i + 999, last)
+    redis.call(command, key, unpack(ARGV, i, to))
+    i = to + 1
+  end
+end
+each('SADD', KEYS[2], ids)
+redis.call('HSET', KEYS[1], 'v', ARGV[2])
+each('HSET', KEYS[1], sets)
+each('HDEL', KEYS[1], dels)
+if i <= #ARGV then
+  each('RPUSH', KEYS[3], #ARGV - i + 1)
   redis.call('LTRIM', KEYS[3], -5000, -1)
 end
 return 1`;
@@ -30,19 +46,30 @@ export const isAnonymousCustomer = (customerId: string) => customerId.startsWith
  * `applied`: events this call folded into the profile. `seenBefore`: events of the call the
  * profile already held (a redelivery); handed on again all the same, because a crash may
  * have come between the profile write and the hand-off (later stages are idempotent).
+ * `profile` is frozen: it may be the very object the store keeps for the next write.
  */
 export type ApplyResult = { profile: Profile; applied: CleanEvent[]; seenBefore: CleanEvent[]; erased?: true };
 
 export type ProfileStore = ReturnType<typeof createProfileStore>;
 
-export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: StageRules) {
+type Stored = { profile: Profile | undefined; version: string; legacy: boolean };
+
+export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: StageRules, options: { cacheBytes?: number } = {}) {
   if (!("lifelineProfileCas" in redis)) (redis as RedisClient).defineCommand("lifelineProfileCas", { lua: CAS_SCRIPT, numberOfKeys: 4 });
   const client = redis as CasClient;
+  const cache = profileCache(options.cacheBytes ?? 0);
 
-  async function read(customerId: string): Promise<{ profile: Profile | undefined; version: string }> {
-    const [json, v] = await redis.hmget(keys.profile(customerId), "json", "v");
+  async function read(customerId: string): Promise<Stored> {
     // Written only by apply() below from a validated fold; parsing it again with zod costs more than the fold.
-    return { profile: json ? (JSON.parse(json) as Profile) : undefined, version: v ?? "" };
+    const hash = await redis.hgetall(keys.profile(customerId));
+    return { profile: profileFromFields(hash), version: hash.v ?? "", legacy: LEGACY_JSON in hash };
+  }
+
+  /** The stored profile, from the cache when the stored version is still the one it holds. */
+  async function current(customerId: string): Promise<Stored> {
+    const cached = cache.get(customerId);
+    if (cached && (await redis.hget(keys.profile(customerId), "v")) === cached.version) return { ...cached, legacy: false };
+    return read(customerId);
   }
 
   /** Counts for the refit policy; approximate (a crash right after the write skips them). */
@@ -53,8 +80,9 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
   }
 
   return {
+    /** The customer's profile (frozen: it may be shared with the store's cache). */
     async get(customerId: string): Promise<Profile | undefined> {
-      return (await read(customerId)).profile;
+      return (await current(customerId)).profile;
     },
 
     /**
@@ -63,42 +91,48 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
      */
     async apply(customerId: string, events: CleanEvent[]): Promise<ApplyResult> {
       const keepEvents = isAnonymousCustomer(customerId);
+      const ids = events.map((e) => e.messageId);
       for (let attempt = 0; ; attempt++) {
-        const ids = events.map((e) => e.messageId);
-        const [{ profile: current, version }, seen] = await Promise.all([read(customerId), redis.smismember(keys.applied(customerId), ...ids)]);
+        // The compare-and-set checks the version itself: a cached profile needs no read first.
+        const cached = attempt === 0 ? cache.get(customerId) : undefined;
+        const [stored, seen] = await Promise.all([cached ? { ...cached, legacy: false } : read(customerId), redis.smismember(keys.applied(customerId), ...ids)]);
         const unique = new Set<string>();
         const fresh = events.filter((e, i) => seen[i] === 0 && !unique.has(e.messageId) && unique.add(e.messageId));
-        const base = current ?? emptyProfile(customerId);
+        const base = stored.profile ?? emptyProfile(customerId);
         const freshIds = new Set(fresh.map((e) => e.messageId));
         const repeated = new Set<string>();
         const seenBefore = events
           .filter((e) => !freshIds.has(e.messageId) && !repeated.has(e.messageId) && repeated.add(e.messageId))
           .map((e) => ({ ...e, stage: stageFor(base, e, rules) }));
-        if (fresh.length === 0) return { profile: base, applied: [], seenBefore };
+        if (fresh.length === 0) return { profile: freeze(base), applied: [], seenBefore };
 
-        // `base` was parsed for this attempt alone, so folding into it in place is safe.
-        const next = foldEventsInto(base, fresh, rules);
+        const next = freeze(applyEvents(base, fresh, rules));
         const stageById = new Map(next.recentEvents.map((r) => [r.messageId, r.stage]));
         const applied = fresh.map((e) => ({ ...e, stage: stageById.get(e.messageId) ?? stageFor(next, e, rules) }));
-        const args: (string | number)[] = [
+        const fields = stored.profile && !stored.legacy ? changedFields(stored.profile, next, fresh) : { set: allFields(next), del: stored.legacy ? [LEGACY_JSON] : [] };
+        const outcome = await client.lifelineProfileCas(
           keys.profile(customerId),
           keys.applied(customerId),
           keys.anonymousEvents(customerId),
           keys.erased(customerId),
-          version,
-          JSON.stringify(next),
+          stored.version,
           String(next.version),
           fresh.length,
+          fields.set.length,
+          fields.del.length,
           ...fresh.map((e) => e.messageId),
+          ...fields.set,
+          ...fields.del,
           ...(keepEvents ? applied.map((e) => JSON.stringify(e)) : []),
-        ];
-        const outcome = await client.lifelineProfileCas(...args);
-        if (outcome === 2) return { profile: base, applied: [], seenBefore: [], erased: true };
+        );
         if (outcome === 1) {
-          if (!current) await redis.sadd(keys.customerShard(keys.customerShardOf(customerId)), customerId);
-          await countData(customerId, !current, fresh.filter((e) => e.name === PURCHASE).length);
+          cache.set(customerId, { profile: next, version: String(next.version) });
+          if (!stored.profile) await redis.sadd(keys.customerShard(keys.customerShardOf(customerId)), customerId);
+          await countData(customerId, !stored.profile, fresh.filter((e) => e.name === PURCHASE).length);
           return { profile: next, applied, seenBefore };
         }
+        cache.delete(customerId);
+        if (outcome === 2) return { profile: freeze(base), applied: [], seenBefore: [], erased: true };
         if (attempt > 50) throw new Error(`profile of ${customerId} kept changing under us; giving up after ${attempt} attempts`);
       }
     },
@@ -110,6 +144,7 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
     },
 
     async remove(customerId: string): Promise<void> {
+      cache.delete(customerId);
       await redis.del(keys.profile(customerId), keys.applied(customerId), keys.anonymousEvents(customerId));
       await redis.srem(keys.customerShard(keys.customerShardOf(customerId)), customerId);
     },

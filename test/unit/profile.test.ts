@@ -125,6 +125,35 @@ describe("applyEvents", () => {
     expect(applyEvents(start, [])).toBe(start);
   });
 
+  test("folding into a deeply frozen profile changes nothing of it and matches a fold into a deep copy", () => {
+    const deepFreeze = <T>(x: T): T => {
+      if (x && typeof x === "object") for (const v of Object.values(Object.freeze(x))) deepFreeze(v);
+      return x;
+    };
+    const mug = { id: "p1", name: "Mug", quantity: 1, price: 5 };
+    const tee = { id: "p2", name: "Tee", category: "clothes", quantity: 1, price: 9 };
+    const history = [
+      ev("Product Viewed", 1, { products: [mug], anonymousId: "a-1" }),
+      ev("Product Added", 2, { products: [mug, tee] }),
+      order(3, 10),
+      ev("Identify", 4, { type: "identify", traits: { plan: "pro" } }),
+      ev("Subscription Cancelled", 5),
+      ev("Email Opened", 6 + DAY / MIN),
+    ];
+    const start = deepFreeze(applyEvents(emptyProfile("c1"), history));
+    const later = [
+      ev("Product Viewed", 7, { products: [tee, mug] }),
+      ev("Order Completed", 8 + DAY / MIN, { revenue: 9, currency: "EUR", products: [tee], userId: "u-2", anonymousId: "a-2" }),
+      ev("Identify", 9, { type: "identify", traits: { plan: "free", city: "Leeds" } }),
+      ev("Subscription Started", 0.5),
+      ev("Support Ticket Opened", 10 + 500 * (DAY / MIN)),
+    ];
+    const next = applyEvents(start, later);
+    expect(next).toEqual(applyEvents(structuredClone(start), later));
+    expect(next.items.p2!.viewed).toBe(1);
+    expect(start.items.p2!.viewed).toBe(0);
+  });
+
   test("stageFor classifies an incoming event against the customer's history", () => {
     const p = applyEvents(emptyProfile("c1"), [order(5, 10)]);
     expect(stageFor(p, ev("Product Viewed", 1))).toBe("pre_conversion");
