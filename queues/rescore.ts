@@ -17,19 +17,40 @@ return removed`;
 
 type RescoreClient = RedisClient & { lifelineRescoreDone(key: string, ...args: (string | number)[]): Promise<number> };
 
+export type RescoreOptions = {
+  /** A customer with new events is scored this long after the first of them. */
+  debounceMs: number;
+  pollMs?: number;
+  /** Score jobs allowed to wait at once; more due customers stay due (each once) until there is room. */
+  maxWaiting: number;
+  /** The ingest side: while more of its jobs than `cleanBacklog` wait, re-scores wait too. */
+  cleanQueue?: Queue;
+  cleanBacklog?: number;
+};
+
 /**
- * Debounced re-scoring. New events push a customer's due time to now + debounce (one ZADD
- * for a whole batch, instead of a delayed job per customer); a pump turns the customers that
- * came due into score jobs.
+ * Debounced re-scoring. A customer's first new event sets their due time to now + debounce
+ * (one ZADD NX for a whole batch); later events before it leave it alone, so a busy customer
+ * is scored once per window instead of never. A pump turns the customers that came due into
+ * score jobs, as fast as the inference workers take them and only while ingest keeps up:
+ * fresh profiles and memory come first, a stale insight (marked so) can wait.
  */
-export function createRescorer(redis: RedisClient, keys: Keyspace, queue: Queue<InferenceJob>, log: Logger, opts: { debounceMs: number; pollMs?: number }) {
+export function createRescorer(redis: RedisClient, keys: Keyspace, queue: Queue<InferenceJob>, log: Logger, opts: RescoreOptions) {
   if (!("lifelineRescoreDone" in redis)) (redis as RedisClient).defineCommand("lifelineRescoreDone", { lua: REMOVE_IF_UNCHANGED, numberOfKeys: 1 });
   const client = redis as RescoreClient;
   let running = false;
   let loop: Promise<void> | undefined;
 
+  async function room(): Promise<number> {
+    const [scores, cleans] = await Promise.all([queue.getWaitingCount(), opts.cleanQueue ? opts.cleanQueue.getWaitingCount() : 0]);
+    if (cleans > (opts.cleanBacklog ?? 0)) return 0;
+    return Math.min(500, opts.maxWaiting - scores);
+  }
+
   async function pumpOnce(): Promise<number> {
-    const due = await redis.zrangebyscore(keys.rescoreDue(), "-inf", Date.now(), "WITHSCORES", "LIMIT", 0, 500);
+    const limit = await room();
+    if (limit <= 0) return 0;
+    const due = await redis.zrangebyscore(keys.rescoreDue(), "-inf", Date.now(), "WITHSCORES", "LIMIT", 0, limit);
     if (!due.length) return 0;
     const ids: string[] = [];
     for (let i = 0; i < due.length; i += 2) ids.push(due[i]!);
@@ -42,7 +63,7 @@ export function createRescorer(redis: RedisClient, keys: Keyspace, queue: Queue<
     async schedule(customerIds: string[]): Promise<void> {
       if (!customerIds.length) return;
       const at = Date.now() + opts.debounceMs;
-      await redis.zadd(keys.rescoreDue(), ...customerIds.flatMap((id) => [at, id]));
+      await redis.zadd(keys.rescoreDue(), "NX", ...customerIds.flatMap((id) => [at, id]));
     },
     pumpOnce,
     start(): void {

@@ -97,7 +97,12 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     },
   });
   // New events make the insight stale and schedule a debounced re-score.
-  const rescorer = createRescorer(redis, keys, inferenceQueue, log.child({ component: "rescore" }), { debounceMs: config.LIFELINE_RESCORE_DEBOUNCE_MS });
+  const rescorer = createRescorer(redis, keys, inferenceQueue, log.child({ component: "rescore" }), {
+    debounceMs: config.LIFELINE_RESCORE_DEBOUNCE_MS,
+    maxWaiting: 4 * config.LIFELINE_INFERENCE_CONCURRENCY,
+    cleanQueue,
+    cleanBacklog: Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_STREAM_PARTITIONS),
+  });
   onApplied.push(async (batch) => {
     const customerIds = batch.map((b) => b.customerId);
     await Promise.all(customerIds.map((id) => insights.markStale(id)));
