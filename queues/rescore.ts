@@ -23,9 +23,8 @@ export type RescoreOptions = {
   pollMs?: number;
   /** Score jobs allowed to wait at once; more due customers stay due (each once) until there is room. */
   maxWaiting: number;
-  /** The ingest side: while more of its jobs than `cleanBacklog` wait, re-scores wait too. */
-  cleanQueue?: Queue;
-  cleanBacklog?: number;
+  /** The stages before scoring (clean, embed): while one has more than `backlog` jobs waiting, re-scores wait. */
+  upstream?: { queue: Queue; backlog: number }[];
 };
 
 /**
@@ -42,9 +41,10 @@ export function createRescorer(redis: RedisClient, keys: Keyspace, queue: Queue<
   let loop: Promise<void> | undefined;
 
   async function room(): Promise<number> {
-    const [scores, cleans] = await Promise.all([queue.getWaitingCount(), opts.cleanQueue ? opts.cleanQueue.getWaitingCount() : 0]);
-    if (cleans > (opts.cleanBacklog ?? 0)) return 0;
-    return Math.min(500, opts.maxWaiting - scores);
+    const upstream = opts.upstream ?? [];
+    const [scores, ...waiting] = await Promise.all([queue.getWaitingCount(), ...upstream.map((u) => u.queue.getWaitingCount())]);
+    if (upstream.some((u, i) => waiting[i]! > u.backlog)) return 0;
+    return Math.min(500, opts.maxWaiting - scores!);
   }
 
   async function pumpOnce(): Promise<number> {

@@ -100,8 +100,10 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
   const rescorer = createRescorer(redis, keys, inferenceQueue, log.child({ component: "rescore" }), {
     debounceMs: config.LIFELINE_RESCORE_DEBOUNCE_MS,
     maxWaiting: 4 * config.LIFELINE_INFERENCE_CONCURRENCY,
-    cleanQueue,
-    cleanBacklog: Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_STREAM_PARTITIONS),
+    upstream: [
+      { queue: cleanQueue, backlog: Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_STREAM_PARTITIONS) },
+      { queue: embedQueue, backlog: Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_EMBED_BATCH_SIZE) },
+    ],
   });
   onApplied.push(async (batch) => {
     const customerIds = batch.map((b) => b.customerId);

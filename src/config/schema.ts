@@ -104,7 +104,7 @@ export const configSchema = z
     /** Automatic refits are at least this far apart (a big import would otherwise refit again and again). */
     LIFELINE_REFIT_MIN_INTERVAL_MS: positiveInt(30_000),
     /** New events re-score a customer this long after the first of them: once per window, however busy. */
-    LIFELINE_RESCORE_DEBOUNCE_MS: positiveInt(5_000),
+    LIFELINE_RESCORE_DEBOUNCE_MS: positiveInt(30_000),
     LIFELINE_MODEL_REFRESH_MS: positiveInt(5_000),
     LIFELINE_SIGNAL_MAX_BULK: positiveInt(1_000),
     LIFELINE_SIGNAL_WAIT_MS: positiveInt(10_000),

@@ -53,11 +53,13 @@ export function profileCache(maxBytes: number) {
   };
 }
 
-/** Freezes a profile and everything in it not frozen already (shared parts of an earlier profile are). */
-export function freeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) freeze(inner);
-  }
-  return value;
+/**
+ * Freezes a profile and the lists and maps in it, so a caller that tried to change a shared
+ * profile would fail loudly instead of changing what the next write starts from. The entries
+ * inside are left as they are: freezing thousands of them per write cost more than the write.
+ */
+export function freeze(profile: Profile): Profile {
+  if (Object.isFrozen(profile)) return profile;
+  for (const part of Object.values(profile)) if (part && typeof part === "object") Object.freeze(part);
+  return Object.freeze(profile);
 }

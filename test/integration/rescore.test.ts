@@ -24,8 +24,8 @@ async function setup(name: string, opts: { maxWaiting: number; cleanBacklog?: nu
   const scores = new Queue<InferenceJob>("inference", { connection: redis, prefix: `rescore-${name}:{q-inference}` });
   const cleans = new Queue("clean", { connection: redis, prefix: `rescore-${name}:{q-clean}` });
   const log = createLogger(testConfig(server.url, { LOG_LEVEL: "silent" }));
-  const rescorer = createRescorer(redis, keys, scores, log, { debounceMs: 1, pollMs: 10, cleanQueue: cleans, ...opts });
-  const waitingIds = async () => (await scores.getWaiting()).map((j) => j.data.customerId).sort();
+  const rescorer = createRescorer(redis, keys, scores, log, { debounceMs: 1, pollMs: 10, maxWaiting: opts.maxWaiting, upstream: [{ queue: cleans, backlog: opts.cleanBacklog ?? 100 }] });
+  const waitingIds = async () => (await scores.getWaiting()).map((j) => (j.data as { customerId: string }).customerId).sort();
   return { keys, scores, cleans, rescorer, waitingIds };
 }
 
