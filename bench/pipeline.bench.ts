@@ -287,9 +287,11 @@ async function scenario(workerCount: number) {
   // 3. lag at a steady rate: one probe customer per batch, polled until its profile exists
   // (accept → profile) and until the API finds its event in memory (accept → memory)
   const keys = keyspace(prefix, partitions);
-  const profileProbe = prober((ids) => Promise.all(ids.map(async (id) => (await redis.exists(keys.profile(id))) === 1)), 5, 64);
-  // Through the API, as a user would see it; fewer at a time, so the polling is not the API's load.
-  const memoryProbe = prober((ids) => Promise.all(ids.map((id) => inMemory(port, id))), 20, 16);
+  // Polled gently (a few thousand Redis calls and ~100 API requests a second): polling harder
+  // took CPU from the very processes whose lag it measures.
+  const profileProbe = prober((ids) => Promise.all(ids.map(async (id) => (await redis.exists(keys.profile(id))) === 1)), 10, 32);
+  // Through the API, as a user would see it.
+  const memoryProbe = prober((ids) => Promise.all(ids.map((id) => inMemory(port, id))), 50, 6);
   const batchesPerSecond = steadyRate / 100;
   const steadyStart = performance.now();
   const atSteady = cpuSnapshot(api, workers);
@@ -413,6 +415,10 @@ async function grownScenario() {
 // BENCH_ONLY_ONE_WORKER=1: the one-worker run alone, printed and not saved (for profiling).
 if (process.env.BENCH_ONLY_ONE_WORKER) {
   console.log(JSON.stringify(await scenario(1), null, 2));
+  // Which Redis commands the run sent, most time first.
+  const stats = (await redis.info("commandstats")).split("\n").filter((l) => l.startsWith("cmdstat_"));
+  const parsed = stats.map((l) => ({ command: l.slice(8, l.indexOf(":")), calls: Number(/calls=(\d+)/.exec(l)?.[1]), usec: Number(/usec=(\d+)/.exec(l)?.[1]) }));
+  console.log(parsed.sort((a, b) => b.usec - a.usec).slice(0, 25).map((c) => `${c.command}\t${c.calls}\t${c.usec}`).join("\n"));
   redis.disconnect();
   await redisServer.stop();
   process.exit(0);

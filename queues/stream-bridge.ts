@@ -17,6 +17,12 @@ export type BridgeOptions = {
   /** Most events in one clean job. */
   jobMaxEvents: number;
   claimIdleMs: number;
+  /**
+   * When a read finds less than a full read on every partition, wait this long before the next:
+   * each job then carries more events (every job costs several Redis round trips whatever its
+   * size), at the price of this much latency. 0 reads again at once.
+   */
+  lingerMs: number;
 };
 
 type Entry = [id: string, fields: string[]];
@@ -89,18 +95,21 @@ export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueu
     return jobs.reduce((n, j) => n + j.data.events.length, 0);
   }
 
-  async function readNew(): Promise<number> {
+  /** Events moved, and whether some partition had a full read waiting (a backlog). */
+  async function readNew(): Promise<{ moved: number; full: boolean }> {
     const replies = await Promise.all(
       Array.from({ length: keys.partitions }, (_, p) => client.lifelineReadNew(keys.stream(p), keys.streamCounts(p), CONSUMER_GROUP, opts.consumer, opts.readCount)),
     );
     let moved = 0;
+    let full = false;
     await Promise.all(
       replies.map(async (reply, p) => {
         const entries = reply?.[0]?.[1];
+        if (entries?.length === opts.readCount) full = true;
         if (entries?.length) moved += await handOff(p, entries);
       }),
     );
-    return moved;
+    return { moved, full };
   }
 
   async function claimAbandoned(): Promise<number> {
@@ -126,13 +135,13 @@ export function createStreamBridge(redis: RedisClient, keys: Keyspace, cleanQueu
     let idleMs = 5;
     while (running) {
       try {
-        let moved = 0;
+        let claimed = 0;
         if (Date.now() - lastClaimAt > Math.min(opts.claimIdleMs, 5_000)) {
           lastClaimAt = Date.now();
-          moved += await claimAbandoned();
+          claimed = await claimAbandoned();
         }
-        moved += await readNew();
-        idleMs = moved ? 0 : Math.min(Math.max(idleMs * 2, 5), 100);
+        const { moved, full } = await readNew();
+        idleMs = full || claimed ? 0 : moved ? opts.lingerMs : Math.min(Math.max(idleMs * 2, 5), 100);
       } catch (err) {
         // Redis being away is reported once by its client, not once per iteration.
         if (!isConnectionError(err)) log.warn({ err }, "stream bridge iteration failed; retrying");

@@ -213,6 +213,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     readCount: config.LIFELINE_BRIDGE_READ_COUNT,
     jobMaxEvents: config.LIFELINE_JOB_MAX_EVENTS,
     claimIdleMs: config.LIFELINE_CLAIM_IDLE_MS,
+    lingerMs: config.LIFELINE_BRIDGE_LINGER_MS,
   });
   attachStageMetrics(pipelineMetrics, { clean: cleanWorker, embed: embedWorker, inference: inferenceWorker });
   await bridge.start();

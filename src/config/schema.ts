@@ -81,6 +81,8 @@ export const configSchema = z
      */
     LIFELINE_JOB_MAX_STALLS: positiveInt(1_000),
     LIFELINE_BRIDGE_READ_COUNT: positiveInt(1_000),
+    /** Under light load the stream bridge waits this long between reads, so each job carries more events (adds up to this much latency). */
+    LIFELINE_BRIDGE_LINGER_MS: z.coerce.number().int().nonnegative().default(50),
     /** Larger jobs fold more events into each profile read and write. */
     LIFELINE_JOB_MAX_EVENTS: positiveInt(5_000),
     /**

@@ -127,8 +127,12 @@ const HSET_UNLESS_ERASED = `if redis.call('EXISTS', KEYS[2]) == 1 then return 0 
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1`;
 
+type HsetClient = RedisClient & { lifelineHsetUnlessErased(insight: string, erased: string, ...fields: string[]): Promise<number> };
+
 async function writeUnlessErased(d: Pick<InsightDeps, "redis" | "keys">, customerId: string, ...fields: string[]): Promise<void> {
-  await d.redis.eval(HSET_UNLESS_ERASED, 2, d.keys.insight(customerId), d.keys.erased(customerId), ...fields);
+  // A defined command goes by its SHA: EVAL would send the script with every call.
+  if (!("lifelineHsetUnlessErased" in d.redis)) d.redis.defineCommand("lifelineHsetUnlessErased", { lua: HSET_UNLESS_ERASED, numberOfKeys: 2 });
+  await (d.redis as HsetClient).lifelineHsetUnlessErased(d.keys.insight(customerId), d.keys.erased(customerId), ...fields);
 }
 
 export async function readInsight(redis: RedisClient, keys: Keyspace, customerId: string): Promise<StoredInsight | undefined> {
