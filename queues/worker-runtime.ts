@@ -96,7 +96,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
       reportHealth(llmHealth, o, failure);
     },
   });
-  // New events make the insight stale and schedule a debounced re-score.
+  // New events (the profile write marked the insight stale) schedule a debounced re-score.
   const rescorer = createRescorer(redis, keys, inferenceQueue, log.child({ component: "rescore" }), {
     debounceMs: config.LIFELINE_RESCORE_DEBOUNCE_MS,
     maxWaiting: 4 * config.LIFELINE_INFERENCE_CONCURRENCY,
@@ -105,11 +105,7 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
       { queue: embedQueue, backlog: Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_EMBED_BATCH_SIZE) },
     ],
   });
-  onApplied.push(async (batch) => {
-    const customerIds = batch.map((b) => b.customerId);
-    await Promise.all(customerIds.map((id) => insights.markStale(id)));
-    await rescorer.schedule(customerIds);
-  });
+  onApplied.push((batch) => rescorer.schedule(batch.map((b) => b.customerId)));
   // Refits come from the watcher now (it also covers the interval); drop the scheduler older versions kept.
   await inferenceQueue.removeJobScheduler("refit");
   const refitWatcher = createRefitWatcher({ redis, keys, queue: inferenceQueue, slots, config, log: log.child({ component: "refit-watcher" }) });

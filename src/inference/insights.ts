@@ -53,6 +53,7 @@ export type InsightService = ReturnType<typeof createInsights>;
 
 /** Churn, drivers, recommendations and a retention strategy for one customer, stored per customer. */
 export function createInsights(d: InsightDeps) {
+  defineInsightCommands(d.redis);
   /**
    * The insight as of now, stored as the customer's latest; or, with `asOfMs`, as of that moment
    * from the events before it (returned, not stored).
@@ -115,10 +116,6 @@ export function createInsights(d: InsightDeps) {
     get: (customerId: string) => readInsight(d.redis, d.keys, customerId),
     /** The risk tier of the latest insight alone (cheap: no JSON). */
     riskTier: async (customerId: string) => (await d.redis.hget(d.keys.insight(customerId), "tier")) ?? undefined,
-    /** New events make the insight stale until the debounced re-score lands. */
-    async markStale(customerId: string): Promise<void> {
-      await writeUnlessErased(d, customerId, "stale", "1");
-    },
   };
 }
 
@@ -129,9 +126,15 @@ return 1`;
 
 type HsetClient = RedisClient & { lifelineHsetUnlessErased(insight: string, erased: string, ...fields: string[]): Promise<number> };
 
+/**
+ * A defined command goes by its SHA (EVAL would send the script with every call). Defined when
+ * the service is made: ioredis' auto-pipelines made before a command exists cannot carry it.
+ */
+function defineInsightCommands(redis: RedisClient): void {
+  if (!("lifelineHsetUnlessErased" in redis)) redis.defineCommand("lifelineHsetUnlessErased", { lua: HSET_UNLESS_ERASED, numberOfKeys: 2 });
+}
+
 async function writeUnlessErased(d: Pick<InsightDeps, "redis" | "keys">, customerId: string, ...fields: string[]): Promise<void> {
-  // A defined command goes by its SHA: EVAL would send the script with every call.
-  if (!("lifelineHsetUnlessErased" in d.redis)) d.redis.defineCommand("lifelineHsetUnlessErased", { lua: HSET_UNLESS_ERASED, numberOfKeys: 2 });
   await (d.redis as HsetClient).lifelineHsetUnlessErased(d.keys.insight(customerId), d.keys.erased(customerId), ...fields);
 }
 

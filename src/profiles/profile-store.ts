@@ -10,7 +10,8 @@ import { allFields, changedFields, LEGACY_JSON, profileFromFields } from "./prof
 // written together, and only if nobody changed the profile since we read it. A replayed event
 // is found in the applied set and skipped, so processing the same messageId twice changes
 // nothing. An erased customer (tombstone KEYS[4]) takes nothing in, so late events cannot
-// resurrect it. ARGV: expected version, new version, then counts and runs of messageIds, field
+// resurrect it. The customer's insight (KEYS[5]) is marked stale in the same step, so no
+// crash leaves a fresh-looking insight beside a changed profile. ARGV: expected version, new version, then counts and runs of messageIds, field
 // pairs to set, fields to delete, and (anonymous customers) cleaned events to keep.
 const CAS_SCRIPT = `
 if redis.call('EXISTS', KEYS[4]) == 1 then return 2 end
@@ -31,6 +32,7 @@ each('SADD', KEYS[2], ids)
 redis.call('HSET', KEYS[1], 'v', ARGV[2])
 each('HSET', KEYS[1], sets)
 each('HDEL', KEYS[1], dels)
+redis.call('HSET', KEYS[5], 'stale', '1')
 if i <= #ARGV then
   each('RPUSH', KEYS[3], #ARGV - i + 1)
   redis.call('LTRIM', KEYS[3], -5000, -1)
@@ -55,7 +57,7 @@ export type ProfileStore = ReturnType<typeof createProfileStore>;
 type Stored = { profile: Profile | undefined; version: string; legacy: boolean };
 
 export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: StageRules, options: { cacheBytes?: number } = {}) {
-  if (!("lifelineProfileCas" in redis)) (redis as RedisClient).defineCommand("lifelineProfileCas", { lua: CAS_SCRIPT, numberOfKeys: 4 });
+  if (!("lifelineProfileCas" in redis)) (redis as RedisClient).defineCommand("lifelineProfileCas", { lua: CAS_SCRIPT, numberOfKeys: 5 });
   const client = redis as CasClient;
   const cache = profileCache(options.cacheBytes ?? 0);
 
@@ -115,6 +117,7 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
           keys.applied(customerId),
           keys.anonymousEvents(customerId),
           keys.erased(customerId),
+          keys.insight(customerId),
           stored.version,
           String(next.version),
           fresh.length,
