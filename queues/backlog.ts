@@ -43,3 +43,12 @@ export async function eventBacklog(redis: RedisClient, keys: Keyspace, queues: {
   const [streams, clean, embed] = await Promise.all([undeliveredEvents(redis, keys), queuedEvents(redis, queues.clean), queuedEvents(redis, queues.embed)]);
   return streams.reduce((a, b) => a + b, 0) + clean + embed;
 }
+
+/** A stage's queue and how many of its jobs may wait before it counts as backed up. */
+export type StageBacklog = { queue: Queue; backlog: number };
+
+/** Whether any of these stages has more jobs waiting than its backlog allows. */
+export async function backedUp(stages: readonly StageBacklog[]): Promise<boolean> {
+  const waiting = await Promise.all(stages.map((s) => s.queue.getWaitingCount()));
+  return stages.some((s, i) => waiting[i]! > s.backlog);
+}

@@ -6,6 +6,7 @@ import { refitPolicy, refitReason } from "../src/inference/refit-policy";
 import type { Logger } from "../src/log/logger";
 import type { RedisClient } from "../src/redis/connection";
 import type { Keyspace } from "../src/redis/keys";
+import { backedUp, type StageBacklog } from "./backlog";
 import { enqueueRefit, type InferenceJob } from "./inference.queue";
 
 /**
@@ -20,12 +21,18 @@ export function createRefitWatcher(d: {
   slots: ReturnType<typeof modelSlots>;
   config: Config;
   log: Logger;
+  /**
+   * The stages before scoring: while one is backed up (a big import), automatic refits wait.
+   * A refit then would fit on part of the data and hold a core the backlog needs.
+   */
+  upstream?: StageBacklog[];
 }) {
   const policy = refitPolicy(d.config);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
 
   async function checkOnce(): Promise<string | undefined> {
+    if (await backedUp(d.upstream ?? [])) return undefined;
     const [meta, stats] = await Promise.all([d.slots.meta(), readDataStats(d.redis, d.keys)]);
     const reason = refitReason(meta.churn, stats, Date.now(), policy);
     if (reason) {

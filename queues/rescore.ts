@@ -2,6 +2,7 @@ import type { Queue } from "bullmq";
 import type { Logger } from "../src/log/logger";
 import { isConnectionError, type RedisClient } from "../src/redis/connection";
 import type { Keyspace } from "../src/redis/keys";
+import { backedUp, type StageBacklog } from "./backlog";
 import { enqueueScores, type InferenceJob } from "./inference.queue";
 
 // Removes a due customer only if no newer event pushed its time back meanwhile.
@@ -23,8 +24,8 @@ export type RescoreOptions = {
   pollMs?: number;
   /** Score jobs allowed to wait at once; more due customers stay due (each once) until there is room. */
   maxWaiting: number;
-  /** The stages before scoring (clean, embed): while one has more than `backlog` jobs waiting, re-scores wait. */
-  upstream?: { queue: Queue; backlog: number }[];
+  /** The stages before scoring (clean, embed): while one is backed up, re-scores wait. */
+  upstream?: StageBacklog[];
 };
 
 /**
@@ -41,10 +42,8 @@ export function createRescorer(redis: RedisClient, keys: Keyspace, queue: Queue<
   let loop: Promise<void> | undefined;
 
   async function room(): Promise<number> {
-    const upstream = opts.upstream ?? [];
-    const [scores, ...waiting] = await Promise.all([queue.getWaitingCount(), ...upstream.map((u) => u.queue.getWaitingCount())]);
-    if (upstream.some((u, i) => waiting[i]! > u.backlog)) return 0;
-    return Math.min(500, opts.maxWaiting - scores!);
+    const [scores, busy] = await Promise.all([queue.getWaitingCount(), backedUp(opts.upstream ?? [])]);
+    return busy ? 0 : Math.min(500, opts.maxWaiting - scores);
   }
 
   async function pumpOnce(): Promise<number> {

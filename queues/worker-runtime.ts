@@ -97,18 +97,20 @@ export async function startWorkers(config: Config, log: Logger, resources: Worke
     },
   });
   // New events (the profile write marked the insight stale) schedule a debounced re-score.
+  // Backed up: more jobs waiting than a stage's workers take at once. Re-scores and refits wait then.
+  const upstream = [
+    { queue: cleanQueue, backlog: Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_STREAM_PARTITIONS) },
+    { queue: embedQueue, backlog: Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_EMBED_BATCH_SIZE) },
+  ];
   const rescorer = createRescorer(redis, keys, inferenceQueue, log.child({ component: "rescore" }), {
     debounceMs: config.LIFELINE_RESCORE_DEBOUNCE_MS,
     maxWaiting: 4 * config.LIFELINE_INFERENCE_CONCURRENCY,
-    upstream: [
-      { queue: cleanQueue, backlog: Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_STREAM_PARTITIONS) },
-      { queue: embedQueue, backlog: Math.max(config.LIFELINE_WORKER_CONCURRENCY, config.LIFELINE_EMBED_BATCH_SIZE) },
-    ],
+    upstream,
   });
   onApplied.push((batch) => rescorer.schedule(batch.map((b) => b.customerId)));
   // Refits come from the watcher now (it also covers the interval); drop the scheduler older versions kept.
   await inferenceQueue.removeJobScheduler("refit");
-  const refitWatcher = createRefitWatcher({ redis, keys, queue: inferenceQueue, slots, config, log: log.child({ component: "refit-watcher" }) });
+  const refitWatcher = createRefitWatcher({ redis, keys, queue: inferenceQueue, slots, config, log: log.child({ component: "refit-watcher" }), upstream });
 
   const workerOptions = (name: QueueName) => ({
     connection: redis,
