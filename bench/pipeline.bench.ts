@@ -211,6 +211,13 @@ function prober(done: (ids: string[]) => Promise<boolean[]>, everyMs: number, pe
 // e.g. BENCH_WORKER_FLAGS="--cpu-prof-md --cpu-prof-dir=/tmp/prof" to profile the workers.
 const workerFlags = (process.env.BENCH_WORKER_FLAGS ?? "").split(" ").filter(Boolean);
 
+/** SIGTERM to the workers (they finish what they hold), then the API. */
+async function stopProcesses(workers: Subprocess[], api: Subprocess): Promise<void> {
+  for (const w of workers) w.kill("SIGTERM");
+  await Promise.all(workers.map((w) => w.exited));
+  api.kill();
+}
+
 function startWorkers(count: number, env: Record<string, string>): Subprocess[] {
   return Array.from({ length: count }, () =>
     Bun.spawn([process.execPath, ...workerFlags, "queues/run.ts"], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "inherit" }),
@@ -322,9 +329,7 @@ async function scenario(workerCount: number) {
   const steadyEvents = n - totalEvents;
   const atSteadyEnd = cpuSnapshot(api, workers);
 
-  for (const w of workers) w.kill("SIGTERM");
-  await Promise.all(workers.map((w) => w.exited));
-  api.kill();
+  await stopProcesses(workers, api);
   return {
     workers: workerCount,
     events: totalEvents,
@@ -403,9 +408,7 @@ async function grownScenario() {
   const grownCustomersCost = await measure(grown, preload);
   const profileBytes = Object.values(await redis.hgetall(keyspace(prefix, partitions).profile(grown[0]!))).reduce((n, v) => n + v.length, 0);
 
-  for (const w of workers) w.kill("SIGTERM");
-  await Promise.all(workers.map((w) => w.exited));
-  api.kill();
+  await stopProcesses(workers, api);
   return {
     customers: grownCustomers,
     historyEventsEach: grownHistory,

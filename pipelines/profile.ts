@@ -177,11 +177,8 @@ function forkForFold(p: Profile, events: readonly CleanEvent[]): Profile {
   };
 }
 
-/**
- * applyEvents without the defensive copy: changes `p` and returns it. For callers that own
- * a fresh profile object (just parsed from storage), where the copy is the costliest step.
- */
-export function foldEventsInto(p: Profile, events: readonly CleanEvent[], rules: StageRules = defaultStageRules): Profile {
+/** The fold itself: changes `p` (a copy applyEvents made for it) and returns it. */
+function foldEventsInto(p: Profile, events: readonly CleanEvent[], rules: StageRules = defaultStageRules): Profile {
   if (events.length === 0) return p;
   for (const event of [...events].sort(byTime)) applyOne(p, event, rules);
   restageWindow(p, rules);

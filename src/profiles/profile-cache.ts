@@ -47,9 +47,6 @@ export function profileCache(maxBytes: number) {
       }
     },
     delete: remove,
-    get size() {
-      return entries.size;
-    },
   };
 }
 

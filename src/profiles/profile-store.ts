@@ -11,8 +11,9 @@ import { allFields, changedFields, LEGACY_JSON, profileFromFields } from "./prof
 // is found in the applied set and skipped, so processing the same messageId twice changes
 // nothing. An erased customer (tombstone KEYS[4]) takes nothing in, so late events cannot
 // resurrect it. The customer's insight (KEYS[5]) is marked stale in the same step, so no
-// crash leaves a fresh-looking insight beside a changed profile. ARGV: expected version, new version, then counts and runs of messageIds, field
-// pairs to set, fields to delete, and (anonymous customers) cleaned events to keep.
+// crash leaves a fresh-looking insight beside a changed profile. ARGV: expected version, new
+// version, then counts and runs of messageIds, field pairs to set, fields to delete, and
+// (anonymous customers) cleaned events to keep.
 const CAS_SCRIPT = `
 if redis.call('EXISTS', KEYS[4]) == 1 then return 2 end
 local v = redis.call('HGET', KEYS[1], 'v')
@@ -67,10 +68,16 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
     return { profile: profileFromFields(hash), version: hash.v ?? "", legacy: LEGACY_JSON in hash };
   }
 
+  /** What the cache holds for this customer, as a read would return it (it never holds the older layout). */
+  const cached = (customerId: string): Stored | undefined => {
+    const entry = cache.get(customerId);
+    return entry && { ...entry, legacy: false };
+  };
+
   /** The stored profile, from the cache when the stored version is still the one it holds. */
   async function current(customerId: string): Promise<Stored> {
-    const cached = cache.get(customerId);
-    if (cached && (await redis.hget(keys.profile(customerId), "v")) === cached.version) return { ...cached, legacy: false };
+    const kept = cached(customerId);
+    if (kept && (await redis.hget(keys.profile(customerId), "v")) === kept.version) return kept;
     return read(customerId);
   }
 
@@ -96,8 +103,8 @@ export function createProfileStore(redis: RedisClient, keys: Keyspace, rules: St
       const ids = events.map((e) => e.messageId);
       for (let attempt = 0; ; attempt++) {
         // The compare-and-set checks the version itself: a cached profile needs no read first.
-        const cached = attempt === 0 ? cache.get(customerId) : undefined;
-        const [stored, seen] = await Promise.all([cached ? { ...cached, legacy: false } : read(customerId), redis.smismember(keys.applied(customerId), ...ids)]);
+        const kept = attempt === 0 ? cached(customerId) : undefined;
+        const [stored, seen] = await Promise.all([kept ?? read(customerId), redis.smismember(keys.applied(customerId), ...ids)]);
         const unique = new Set<string>();
         const fresh = events.filter((e, i) => seen[i] === 0 && !unique.has(e.messageId) && unique.add(e.messageId));
         const base = stored.profile ?? emptyProfile(customerId);

@@ -1,22 +1,12 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import Redis from "ioredis";
+import { expect, test } from "bun:test";
 import type { CleanEvent } from "../../pipelines/clean-event";
 import { defaultStageRules } from "../../pipelines/lifecycle-stage";
 import { createProfileStore } from "../../src/profiles/profile-store";
 import { keyspace } from "../../src/redis/keys";
-import { startRedis, type TestRedis } from "../support/redis-server";
+import { redisForFile } from "../support/redis-server";
 
 // Two worker processes each keep the profiles they wrote: neither may lose the other's events.
-let server: TestRedis;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+const ctx = redisForFile();
 
 let seq = 0;
 const view = (customerId: string): CleanEvent => {
@@ -26,9 +16,9 @@ const view = (customerId: string): CleanEvent => {
 
 test("a worker's kept profile never hides another worker's write: every event counts once, replays change nothing", async () => {
   const keys = keyspace("cache-two", 4);
-  const a = createProfileStore(redis, keys, defaultStageRules, { cacheBytes: 10_000_000 });
-  const b = createProfileStore(redis, keys, defaultStageRules, { cacheBytes: 10_000_000 });
-  const fresh = createProfileStore(redis, keys, defaultStageRules);
+  const a = createProfileStore(ctx.client, keys, defaultStageRules, { cacheBytes: 10_000_000 });
+  const b = createProfileStore(ctx.client, keys, defaultStageRules, { cacheBytes: 10_000_000 });
+  const fresh = createProfileStore(ctx.client, keys, defaultStageRules);
   const [e1, e2, e3] = [view("c1"), view("c1"), view("c1")];
 
   await a.apply("c1", [e1]);
@@ -46,8 +36,8 @@ test("a worker's kept profile never hides another worker's write: every event co
 
 test("a profile removed elsewhere is not brought back from a worker's kept copy", async () => {
   const keys = keyspace("cache-removed", 4);
-  const a = createProfileStore(redis, keys, defaultStageRules, { cacheBytes: 10_000_000 });
-  const b = createProfileStore(redis, keys, defaultStageRules);
+  const a = createProfileStore(ctx.client, keys, defaultStageRules, { cacheBytes: 10_000_000 });
+  const b = createProfileStore(ctx.client, keys, defaultStageRules);
   await a.apply("c2", [view("c2"), view("c2")]);
   await b.remove("c2");
   expect(await a.get("c2")).toBeUndefined();
@@ -58,7 +48,7 @@ test("a profile removed elsewhere is not brought back from a worker's kept copy"
 
 test("kept profiles are frozen: a caller changing one fails loudly instead of changing the next write", async () => {
   const keys = keyspace("cache-frozen", 4);
-  const a = createProfileStore(redis, keys, defaultStageRules, { cacheBytes: 10_000_000 });
+  const a = createProfileStore(ctx.client, keys, defaultStageRules, { cacheBytes: 10_000_000 });
   const { profile } = await a.apply("c3", [view("c3")]);
   expect(() => {
     (profile.eventCounts as Record<string, number>)["Product Viewed"] = 99;

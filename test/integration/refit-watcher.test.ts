@@ -1,28 +1,19 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import Redis from "ioredis";
+import { expect, test } from "bun:test";
 import { Queue } from "bullmq";
 import { createRefitWatcher } from "../../queues/refit-watcher";
 import type { InferenceJob } from "../../queues/inference.queue";
 import { modelSlots } from "../../src/inference/model-slots";
 import { createLogger } from "../../src/log/logger";
 import { keyspace } from "../../src/redis/keys";
-import { startRedis, type TestRedis } from "../support/redis-server";
+import { redisForFile } from "../support/redis-server";
 import { testConfig } from "../support/test-config";
 
-let server: TestRedis;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+const ctx = redisForFile();
 
 test("automatic refits wait while cleaning is backed up (a big import), then go", async () => {
+  const redis = ctx.client;
   const keys = keyspace("refit-yield", 4);
-  const config = testConfig(server.url, { LOG_LEVEL: "silent" });
+  const config = testConfig(ctx.server.url, { LOG_LEVEL: "silent" });
   const inference = new Queue<InferenceJob>("inference", { connection: redis, prefix: "refit-yield:{q-inference}" });
   const cleans = new Queue("clean", { connection: redis, prefix: "refit-yield:{q-clean}" });
   const watcher = createRefitWatcher({

@@ -1,29 +1,20 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import Redis from "ioredis";
+import { expect, test } from "bun:test";
 import { Queue } from "bullmq";
 import { createRescorer } from "../../queues/rescore";
 import type { InferenceJob } from "../../queues/inference.queue";
 import { createLogger } from "../../src/log/logger";
 import { keyspace } from "../../src/redis/keys";
-import { startRedis, type TestRedis } from "../support/redis-server";
+import { redisForFile } from "../support/redis-server";
 import { testConfig } from "../support/test-config";
 
-let server: TestRedis;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+const ctx = redisForFile();
 
 async function setup(name: string, opts: { maxWaiting: number; cleanBacklog?: number }) {
+  const redis = ctx.client;
   const keys = keyspace(`rescore-${name}`, 4);
   const scores = new Queue<InferenceJob>("inference", { connection: redis, prefix: `rescore-${name}:{q-inference}` });
   const cleans = new Queue("clean", { connection: redis, prefix: `rescore-${name}:{q-clean}` });
-  const log = createLogger(testConfig(server.url, { LOG_LEVEL: "silent" }));
+  const log = createLogger(testConfig(ctx.server.url, { LOG_LEVEL: "silent" }));
   const rescorer = createRescorer(redis, keys, scores, log, { debounceMs: 1, pollMs: 10, maxWaiting: opts.maxWaiting, upstream: [{ queue: cleans, backlog: opts.cleanBacklog ?? 100 }] });
   const waitingIds = async () => (await scores.getWaiting()).map((j) => (j.data as { customerId: string }).customerId).sort();
   return { keys, scores, cleans, rescorer, waitingIds };
@@ -32,11 +23,11 @@ async function setup(name: string, opts: { maxWaiting: number; cleanBacklog?: nu
 test("a busy customer keeps the due time of their first new event: scored once per window, not pushed back for ever", async () => {
   const { keys, rescorer } = await setup("busy", { maxWaiting: 100 });
   await rescorer.schedule(["c1"]);
-  const first = await redis.zscore(keys.rescoreDue(), "c1");
+  const first = await ctx.client.zscore(keys.rescoreDue(), "c1");
   await Bun.sleep(20);
   await rescorer.schedule(["c1", "c2"]);
-  expect(await redis.zscore(keys.rescoreDue(), "c1")).toBe(first);
-  expect(Number(await redis.zscore(keys.rescoreDue(), "c2"))).toBeGreaterThan(Number(first));
+  expect(await ctx.client.zscore(keys.rescoreDue(), "c1")).toBe(first);
+  expect(Number(await ctx.client.zscore(keys.rescoreDue(), "c2"))).toBeGreaterThan(Number(first));
 });
 
 test("due customers become score jobs only as far as there is room, the rest stay due once each", async () => {
@@ -46,7 +37,7 @@ test("due customers become score jobs only as far as there is room, the rest sta
   expect(await rescorer.pumpOnce()).toBe(2);
   expect(await rescorer.pumpOnce()).toBe(0);
   await rescorer.schedule(["a", "b", "c"]);
-  expect(await redis.zcard(keys.rescoreDue())).toBe(3);
+  expect(await ctx.client.zcard(keys.rescoreDue())).toBe(3);
   expect(await waitingIds()).toHaveLength(2);
 });
 
